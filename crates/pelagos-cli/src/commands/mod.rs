@@ -1,0 +1,5 @@
+//! One module per `pelagos` verb: parse arguments into a library call and format the result.
+
+pub mod image;
+pub mod lisp;
+pub mod runtime;

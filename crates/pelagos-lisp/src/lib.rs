@@ -1,0 +1,1 @@
+//! The .reml language: reader, evaluator and standard library.

@@ -1,0 +1,1 @@
+//! The engine facade: paths, state store, run/exec/stop for the docker-like CLI.
