@@ -1,0 +1,8 @@
+//! stub
+
+use crate::support::Case;
+
+/// This module's tests.
+pub fn cases() -> Vec<Case> {
+    vec![]
+}
