@@ -53,7 +53,13 @@ fn cap_number(name: &str) -> u32 {
     }
 }
 
-const BOUNDING: &[&str] = &["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE", "CAP_SETFCAP"];
+const BOUNDING: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_AUDIT_WRITE",
+    "CAP_SETFCAP",
+];
 const INHERITABLE: &[&str] = &["CAP_KILL", "CAP_NET_BIND_SERVICE"];
 const AMBIENT: &[&str] = &["CAP_NET_BIND_SERVICE"];
 
@@ -85,7 +91,13 @@ fn caps_root(rt: &Runtime) -> Result<()> {
     let b = cap_mask(BOUNDING);
     check_caps(
         &out,
-        &[("CapBnd", b), ("CapPrm", b), ("CapEff", b), ("CapInh", cap_mask(INHERITABLE)), ("CapAmb", cap_mask(AMBIENT))],
+        &[
+            ("CapBnd", b),
+            ("CapPrm", b),
+            ("CapEff", b),
+            ("CapInh", cap_mask(INHERITABLE)),
+            ("CapAmb", cap_mask(AMBIENT)),
+        ],
     )
 }
 
@@ -95,15 +107,27 @@ fn caps_user(rt: &Runtime) -> Result<()> {
     let a = cap_mask(AMBIENT);
     check_caps(
         &out,
-        &[("CapBnd", cap_mask(BOUNDING)), ("CapPrm", a), ("CapEff", a), ("CapInh", cap_mask(INHERITABLE)), ("CapAmb", a)],
+        &[
+            ("CapBnd", cap_mask(BOUNDING)),
+            ("CapPrm", a),
+            ("CapEff", a),
+            ("CapInh", cap_mask(INHERITABLE)),
+            ("CapAmb", a),
+        ],
     )
 }
 
 fn no_new_privs(rt: &Runtime) -> Result<()> {
     for (on, want) in [(true, "1"), (false, "0")] {
-        let b = Bundle::busybox()?.no_new_privs(on).sh("grep NoNewPrivs /proc/self/status");
+        let b = Bundle::busybox()?
+            .no_new_privs(on)
+            .sh("grep NoNewPrivs /proc/self/status");
         let out = probe(rt, b)?;
-        expect_eq(&format!("NoNewPrivs with noNewPrivileges={on}"), field(&out, "NoNewPrivs"), Some(want))?;
+        expect_eq(
+            &format!("NoNewPrivs with noNewPrivileges={on}"),
+            field(&out, "NoNewPrivs"),
+            Some(want),
+        )?;
     }
     Ok(())
 }
@@ -116,7 +140,11 @@ fn user_ids(rt: &Runtime) -> Result<()> {
     let squash = |k| field(&out, k).map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "));
     expect_eq("Uid", squash("Uid"), Some("1000 1000 1000 1000".into()))?;
     expect_eq("Gid", squash("Gid"), Some("1000 1000 1000 1000".into()))?;
-    let mut groups: Vec<u32> = squash("Groups").unwrap_or_default().split(' ').filter_map(|g| g.parse().ok()).collect();
+    let mut groups: Vec<u32> = squash("Groups")
+        .unwrap_or_default()
+        .split(' ')
+        .filter_map(|g| g.parse().ok())
+        .collect();
     groups.sort_unstable();
     expect_eq("Groups", groups, vec![10, 20])?;
     expect_contains("id", &out, "id=1000:1000:")
@@ -129,7 +157,12 @@ fn mounts(text: &str) -> Vec<(String, String, String, String)> {
             let (a, b) = l.split_once(" - ")?;
             let a: Vec<&str> = a.split(' ').collect();
             let b: Vec<&str> = b.split(' ').collect();
-            Some((a.get(4)?.to_string(), a.get(5)?.to_string(), b.first()?.to_string(), b.get(2)?.to_string()))
+            Some((
+                a.get(4)?.to_string(),
+                a.get(5)?.to_string(),
+                b.first()?.to_string(),
+                b.get(2)?.to_string(),
+            ))
         })
         .collect()
 }
@@ -155,10 +188,30 @@ fn expect_mount(text: &str, point: &str, fstype: &str, opts: &[&str]) -> Result<
 fn mountinfo(rt: &Runtime) -> Result<()> {
     let out = probe(rt, Bundle::busybox()?.sh("cat /proc/self/mountinfo"))?;
     expect_mount(&out, "/proc", "proc", &["rw"])?;
-    expect_mount(&out, "/dev", "tmpfs", &["nosuid", "mode=755", "size=65536k"])?;
-    expect_mount(&out, "/dev/pts", "devpts", &["nosuid", "noexec", "gid=5", "mode=620", "ptmxmode=666"])?;
-    expect_mount(&out, "/dev/shm", "tmpfs", &["nosuid", "nodev", "noexec", "size=65536k"])?;
-    expect_mount(&out, "/dev/mqueue", "mqueue", &["nosuid", "nodev", "noexec"])?;
+    expect_mount(
+        &out,
+        "/dev",
+        "tmpfs",
+        &["nosuid", "mode=755", "size=65536k"],
+    )?;
+    expect_mount(
+        &out,
+        "/dev/pts",
+        "devpts",
+        &["nosuid", "noexec", "gid=5", "mode=620", "ptmxmode=666"],
+    )?;
+    expect_mount(
+        &out,
+        "/dev/shm",
+        "tmpfs",
+        &["nosuid", "nodev", "noexec", "size=65536k"],
+    )?;
+    expect_mount(
+        &out,
+        "/dev/mqueue",
+        "mqueue",
+        &["nosuid", "nodev", "noexec"],
+    )?;
     expect_mount(&out, "/sys", "sysfs", &["ro", "nosuid", "nodev", "noexec"])?;
     let root = mounts(&out).into_iter().find(|m| m.0 == "/");
     match root {
@@ -168,8 +221,17 @@ fn mountinfo(rt: &Runtime) -> Result<()> {
 }
 
 fn hostname(rt: &Runtime) -> Result<()> {
-    let out = probe(rt, Bundle::busybox()?.hostname("pel-host-e2e").sh("hostname; cat /proc/sys/kernel/hostname"))?;
-    expect_eq("hostname", out.lines().collect::<Vec<_>>(), vec!["pel-host-e2e", "pel-host-e2e"])
+    let out = probe(
+        rt,
+        Bundle::busybox()?
+            .hostname("pel-host-e2e")
+            .sh("hostname; cat /proc/sys/kernel/hostname"),
+    )?;
+    expect_eq(
+        "hostname",
+        out.lines().collect::<Vec<_>>(),
+        vec!["pel-host-e2e", "pel-host-e2e"],
+    )
 }
 
 /// Custom masked file and dir inside the rootfs, plus the default /proc entries that exist.
@@ -194,16 +256,32 @@ fn masked_paths(rt: &Runtime) -> Result<()> {
         .masked_paths(&masked)
         .sh(&script);
     let out = probe(rt, b)?;
-    expect_contains("masked file", &out, "/etc/secret 1:3 character special file")?;
+    expect_contains(
+        "masked file",
+        &out,
+        "/etc/secret 1:3 character special file",
+    )?;
     expect_contains("masked file reads empty", &out, "content=\n")?;
     expect_contains("masked dir empty", &out, "dir=0")?;
     expect_contains("masked dir read-only", &out, "Read-only file system")?;
-    let line = out.lines().find(|l| l.contains(" /secretdir ")).unwrap_or_default();
-    if !line.contains(" - tmpfs ") || !line.split(' ').nth(5).is_some_and(|o| o.split(',').any(|x| x == "ro")) {
+    let line = out
+        .lines()
+        .find(|l| l.contains(" /secretdir "))
+        .unwrap_or_default();
+    if !line.contains(" - tmpfs ")
+        || !line
+            .split(' ')
+            .nth(5)
+            .is_some_and(|o| o.split(',').any(|x| x == "ro"))
+    {
         bail!("/secretdir should be a read-only tmpfs, mountinfo: {line:?}\n{out}");
     }
     for p in &host_masked {
-        expect_contains("masked /proc file", &out, &format!("{p} 1:3 character special file"))?;
+        expect_contains(
+            "masked /proc file",
+            &out,
+            &format!("{p} 1:3 character special file"),
+        )?;
     }
     Ok(())
 }
@@ -226,11 +304,19 @@ fn rlimits(rt: &Runtime) -> Result<()> {
         .sh("echo n=$(ulimit -n) hn=$(ulimit -Hn); grep -E '^Max (open files|core file size|processes)' /proc/self/limits");
     let out = probe(rt, b)?;
     expect_contains("ulimit", &out, "n=512 hn=2048")?;
-    for (name, soft, hard) in [("open files", "512", "2048"), ("core file size", "0", "4096"), ("processes", "300", "400")] {
+    for (name, soft, hard) in [
+        ("open files", "512", "2048"),
+        ("core file size", "0", "4096"),
+        ("processes", "300", "400"),
+    ] {
         let line = out.lines().find(|l| l.contains(name)).unwrap_or_default();
         let cols: Vec<&str> = line.split_whitespace().collect();
         let words = name.split(' ').count() + 1;
-        expect_eq(&format!("limits line {line:?}"), (cols.get(words).copied(), cols.get(words + 1).copied()), (Some(soft), Some(hard)))?;
+        expect_eq(
+            &format!("limits line {line:?}"),
+            (cols.get(words).copied(), cols.get(words + 1).copied()),
+            (Some(soft), Some(hard)),
+        )?;
     }
     Ok(())
 }
@@ -242,12 +328,19 @@ fn cwd(rt: &Runtime) -> Result<()> {
 
 /// A cwd missing from the image is created (also with a read-only root).
 fn cwd_created(rt: &Runtime) -> Result<()> {
-    let out = probe(rt, Bundle::busybox()?.cwd("/work/deep/dir").sh("pwd; ls -ld . | cut -c1"))?;
+    let out = probe(
+        rt,
+        Bundle::busybox()?
+            .cwd("/work/deep/dir")
+            .sh("pwd; ls -ld . | cut -c1"),
+    )?;
     expect_eq("pwd", out.lines().next(), Some("/work/deep/dir"))
 }
 
 fn env(rt: &Runtime) -> Result<()> {
-    let b = Bundle::busybox()?.env(&["PATH=/bin", "FOO=bar baz", "EMPTY="]).sh("env");
+    let b = Bundle::busybox()?
+        .env(&["PATH=/bin", "FOO=bar baz", "EMPTY="])
+        .sh("env");
     let out = probe(rt, b)?;
     let mut vars: Vec<&str> = out.lines().collect();
     vars.sort_unstable();
@@ -256,20 +349,41 @@ fn env(rt: &Runtime) -> Result<()> {
             bail!("env lacks {want:?}: {vars:?}");
         }
     }
-    let host_leak: Vec<&&str> = vars.iter().filter(|v| v.starts_with("CARGO") || v.starts_with("RUST")).collect();
+    let host_leak: Vec<&&str> = vars
+        .iter()
+        .filter(|v| v.starts_with("CARGO") || v.starts_with("RUST"))
+        .collect();
     expect_eq("host env leaked into the container", host_leak.len(), 0)
 }
 
 /// The container's init holds only 0, 1 and 2 (the test's and runtime's fds do not leak).
 fn fds(rt: &Runtime) -> Result<()> {
     let out = probe(rt, Bundle::busybox()?.sh("ls /proc/$$/fd; true"))?;
-    expect_eq("fds of pid 1", out.split_whitespace().collect::<Vec<_>>(), vec!["0", "1", "2"])
+    expect_eq(
+        "fds of pid 1",
+        out.split_whitespace().collect::<Vec<_>>(),
+        vec!["0", "1", "2"],
+    )
 }
 
 fn root_readonly(rt: &Runtime) -> Result<()> {
-    let out = probe(rt, Bundle::busybox()?.readonly_root(true).sh("touch /x 2>&1; touch /tmp/x 2>&1; true"))?;
-    expect_eq(&format!("EROFS count in:\n{out}"), out.matches("Read-only file system").count(), 2)?;
-    let out = probe(rt, Bundle::busybox()?.readonly_root(false).sh("touch /x && echo wrote"))?;
+    let out = probe(
+        rt,
+        Bundle::busybox()?
+            .readonly_root(true)
+            .sh("touch /x 2>&1; touch /tmp/x 2>&1; true"),
+    )?;
+    expect_eq(
+        &format!("EROFS count in:\n{out}"),
+        out.matches("Read-only file system").count(),
+        2,
+    )?;
+    let out = probe(
+        rt,
+        Bundle::busybox()?
+            .readonly_root(false)
+            .sh("touch /x && echo wrote"),
+    )?;
     expect_eq("writable root", out.trim(), "wrote")
 }
 
@@ -279,7 +393,11 @@ fn sysctl(rt: &Runtime) -> Result<()> {
         .sysctl("kernel.shmmax", "123456789")
         .sh("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax");
     let out = probe(rt, b)?;
-    expect_eq("sysctl values", out.split_whitespace().collect::<Vec<_>>(), vec!["1", "123456789"])
+    expect_eq(
+        "sysctl values",
+        out.split_whitespace().collect::<Vec<_>>(),
+        vec!["1", "123456789"],
+    )
 }
 
 fn bind_mount(rt: &Runtime) -> Result<()> {
@@ -293,7 +411,15 @@ fn bind_mount(rt: &Runtime) -> Result<()> {
     let out = probe(rt, b)?;
     expect_contains("bind content", &out, "from-host")?;
     expect_contains("ro bind", &out, "Read-only file system")?;
-    expect_mount(&out, "/ro", mounts(&out).iter().find(|m| m.0 == "/ro").map_or("?", |m| m.2.as_str()), &["ro", "nosuid", "nodev", "noexec"])?;
+    expect_mount(
+        &out,
+        "/ro",
+        mounts(&out)
+            .iter()
+            .find(|m| m.0 == "/ro")
+            .map_or("?", |m| m.2.as_str()),
+        &["ro", "nosuid", "nodev", "noexec"],
+    )?;
     if !host.path().join("written").exists() {
         bail!("write through the rw bind did not reach the host\n{out}");
     }
@@ -302,15 +428,26 @@ fn bind_mount(rt: &Runtime) -> Result<()> {
 
 fn tmpfs_mount(rt: &Runtime) -> Result<()> {
     let b = Bundle::busybox()?
-        .mount("/scratch", "tmpfs", "tmpfs", &["nosuid", "nodev", "size=1m", "mode=700"])
+        .mount(
+            "/scratch",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "nodev", "size=1m", "mode=700"],
+        )
         .sh("stat -c '%a' /scratch; grep ' /scratch ' /proc/self/mountinfo");
     let out = probe(rt, b)?;
     expect_eq("mode", out.lines().next(), Some("700"))?;
-    expect_mount(&out, "/scratch", "tmpfs", &["nosuid", "nodev", "size=1024k", "mode=700"])
+    expect_mount(
+        &out,
+        "/scratch",
+        "tmpfs",
+        &["nosuid", "nodev", "size=1024k", "mode=700"],
+    )
 }
 
 fn dev(rt: &Runtime) -> Result<()> {
-    let script = "for f in null zero full random urandom tty; do stat -c '%n %F %t:%T' /dev/$f; done; \
+    let script =
+        "for f in null zero full random urandom tty; do stat -c '%n %F %t:%T' /dev/$f; done; \
                   stat -L -c '%n %F %t:%T' /dev/ptmx; \
                   for d in pts shm; do stat -c '%n %F' /dev/$d; done; \
                   for l in fd stdin stdout stderr; do echo /dev/$l=$(readlink /dev/$l); done";

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::support::cleanup::pid_alive;
-use crate::support::{case, expect_contains, expect_eq, Bundle, Container, Runtime};
 use crate::support::Case;
+use crate::support::{case, expect_contains, expect_eq, Bundle, Container, Runtime};
 
 /// This module's tests.
 pub fn cases() -> Vec<Case> {
@@ -42,13 +42,20 @@ pub fn cases() -> Vec<Case> {
 
 /// A host directory bind-mounted rw at /shared in the container.
 fn shared() -> Result<tempfile::TempDir> {
-    Ok(tempfile::Builder::new().prefix("pel-e2e-shared-").tempdir()?)
+    Ok(tempfile::Builder::new()
+        .prefix("pel-e2e-shared-")
+        .tempdir()?)
 }
 
 /// A bundle whose process marks /shared/started, then waits for /shared/stop and exits 0.
 fn waiting_bundle(dir: &Path) -> Result<Bundle> {
     Ok(Bundle::busybox()?
-        .mount("/shared", "bind", &dir.display().to_string(), &["rbind", "rw"])
+        .mount(
+            "/shared",
+            "bind",
+            &dir.display().to_string(),
+            &["rbind", "rw"],
+        )
         .sh("touch /shared/started; while [ ! -e /shared/stop ]; do sleep 0.02; done; exit 0"))
 }
 
@@ -86,7 +93,11 @@ fn state_machine(rt: &Runtime) -> Result<()> {
     let s = c.state()?;
     expect_eq("status after create", s["status"].as_str(), Some("created"))?;
     expect_eq("id", s["id"].as_str(), Some(c.id.as_str()))?;
-    expect_eq("bundle", s["bundle"].as_str(), Some(c.bundle.path_str().as_str()))?;
+    expect_eq(
+        "bundle",
+        s["bundle"].as_str(),
+        Some(c.bundle.path_str().as_str()),
+    )?;
     let pid = s["pid"].as_i64().context("state has no pid after create")?;
     if pid <= 0 || !pid_alive(i32::try_from(pid)?) {
         bail!("pid {pid} after create is not a live process");
@@ -100,9 +111,17 @@ fn state_machine(rt: &Runtime) -> Result<()> {
     expect_eq("status after start", c.status()?, "running".into())?;
     std::fs::write(dir.path().join("stop"), "")?;
     c.wait_status("stopped", Duration::from_secs(10))?;
-    expect_eq("id when stopped", c.state()?["id"].as_str().map(str::to_string), Some(c.id.clone()))?;
+    expect_eq(
+        "id when stopped",
+        c.state()?["id"].as_str().map(str::to_string),
+        Some(c.id.clone()),
+    )?;
     c.delete()?.ok()?;
-    expect_error("state after delete", &c.cmd(&["state", &c.id])?, "not exist")?;
+    expect_error(
+        "state after delete",
+        &c.cmd(&["state", &c.id])?,
+        "not exist",
+    )?;
     if c.state_dir().exists() {
         bail!("state dir {} remains after delete", c.state_dir().display());
     }
@@ -136,10 +155,18 @@ fn delete_running(rt: &Runtime) -> Result<()> {
     c.create()?.ok()?;
     c.start()?.ok()?;
     expect_error("delete without --force", &c.delete()?, "running")?;
-    expect_eq("still running after refused delete", c.status()?, "running".into())?;
+    expect_eq(
+        "still running after refused delete",
+        c.status()?,
+        "running".into(),
+    )?;
     let pid = i32::try_from(c.state()?["pid"].as_i64().unwrap_or(0))?;
     c.cmd(&["delete", "--force", &c.id])?.ok()?;
-    expect_error("state after delete --force", &c.cmd(&["state", &c.id])?, "not exist")?;
+    expect_error(
+        "state after delete --force",
+        &c.cmd(&["state", &c.id])?,
+        "not exist",
+    )?;
     std::thread::sleep(Duration::from_millis(100));
     if pid > 0 && pid_alive(pid) {
         bail!("container process {pid} survived delete --force");
@@ -156,12 +183,22 @@ fn delete_force_created(rt: &Runtime) -> Result<()> {
     if pid > 0 && pid_alive(pid) {
         bail!("init process {pid} of a created container survived delete --force");
     }
-    expect_error("state after delete", &c.cmd(&["state", &c.id])?, "not exist")
+    expect_error(
+        "state after delete",
+        &c.cmd(&["state", &c.id])?,
+        "not exist",
+    )
 }
 
 fn unknown_id(rt: &Runtime) -> Result<()> {
     let c = Container::new(rt, Bundle::busybox()?)?;
-    for args in [&["state"][..], &["start"], &["kill"], &["kill", "KILL"], &["delete"]] {
+    for args in [
+        &["state"][..],
+        &["start"],
+        &["kill"],
+        &["kill", "KILL"],
+        &["delete"],
+    ] {
         let mut a: Vec<&str> = vec![args[0], &c.id];
         a.extend(&args[1..]);
         expect_error(&format!("{a:?} of an unknown id"), &c.cmd(&a)?, "not exist")?;
@@ -172,7 +209,11 @@ fn unknown_id(rt: &Runtime) -> Result<()> {
 fn kill_stopped(rt: &Runtime) -> Result<()> {
     let c = Container::new(rt, Bundle::busybox()?.sh("exit 0"))?;
     c.create_start_wait()?;
-    expect_error("kill of a stopped container", &c.kill("KILL")?, "not running")
+    expect_error(
+        "kill of a stopped container",
+        &c.kill("KILL")?,
+        "not running",
+    )
 }
 
 /// Starts a looping container, sends `sig` (none: the default), expects `stopped` and, via
@@ -195,11 +236,16 @@ fn kill_with(rt: &Runtime, sig: &[&str], want_code: i32) -> Result<()> {
     args.extend(sig);
     r.cmd(&args)?.ok()?;
     let st = crate::support::runtime::wait_timeout(&mut child, Duration::from_secs(20))?;
-    expect_eq(&format!("exit code of `run` after kill {sig:?}"), st.code(), Some(want_code))
+    expect_eq(
+        &format!("exit code of `run` after kill {sig:?}"),
+        st.code(),
+        Some(want_code),
+    )
 }
 
 fn kill_all(rt: &Runtime) -> Result<()> {
-    let b = Bundle::busybox()?.sh("sleep 1000 & sleep 1000 & trap 'exit 42' TERM; while :; do sleep 0.02; done");
+    let b = Bundle::busybox()?
+        .sh("sleep 1000 & sleep 1000 & trap 'exit 42' TERM; while :; do sleep 0.02; done");
     let c = Container::new(rt, b)?;
     c.create()?.ok()?;
     c.start()?.ok()?;
@@ -214,19 +260,27 @@ fn options_after_id(rt: &Runtime) -> Result<()> {
     let c = Container::new(rt, looping_bundle()?)?;
     let pidf = c.scratch().join("pidfile");
     let (b, p) = (c.bundle.path_str(), pidf.display().to_string());
-    c.create_with(&["create", &c.id, "--bundle", &b, "--pid-file", &p])?.ok()?;
+    c.create_with(&["create", &c.id, "--bundle", &b, "--pid-file", &p])?
+        .ok()?;
     expect_eq("status", c.status()?, "created".into())?;
     let pid: i64 = std::fs::read_to_string(&pidf)?.trim().parse()?;
     expect_eq("pid file", Some(pid), c.state()?["pid"].as_i64())?;
     c.cmd(&["delete", &c.id, "--force"])?.ok()?;
-    expect_error("state after `delete ID --force`", &c.cmd(&["state", &c.id])?, "not exist")
+    expect_error(
+        "state after `delete ID --force`",
+        &c.cmd(&["state", &c.id])?,
+        "not exist",
+    )
 }
 
 fn default_root(rt: &Runtime) -> Result<()> {
     let c = Container::with_default_root(rt, looping_bundle()?)?;
     c.create()?.ok()?;
     if !c.state_dir().is_dir() {
-        bail!("no state under the default root {}", c.state_dir().display());
+        bail!(
+            "no state under the default root {}",
+            c.state_dir().display()
+        );
     }
     expect_eq("status", c.status()?, "created".into())?;
     c.cmd(&["delete", "--force", &c.id])?.ok()?;
@@ -247,7 +301,8 @@ fn log_json(rt: &Runtime) -> Result<()> {
     let text = std::fs::read_to_string(&log).with_context(|| format!("read {l}"))?;
     let mut found = false;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("log line is not JSON: {line}"))?;
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("log line is not JSON: {line}"))?;
         if v["level"] == "error" && v["msg"].as_str().is_some_and(|m| m.contains("not exist")) {
             found = true;
         }
@@ -262,7 +317,11 @@ fn run_exit_code(rt: &Runtime) -> Result<()> {
     for code in [0, 3, 127] {
         let c = Container::new(rt, Bundle::busybox()?.sh(&format!("echo out; exit {code}")))?;
         let o = c.run()?;
-        expect_eq(&format!("run exit code: {}", o.describe()), o.code, Some(code))?;
+        expect_eq(
+            &format!("run exit code: {}", o.describe()),
+            o.code,
+            Some(code),
+        )?;
         expect_contains("run output", &o.stdout, "out")?;
         expect_error("state after run", &c.cmd(&["state", &c.id])?, "not exist")?;
     }
@@ -282,7 +341,8 @@ fn run_detach(rt: &Runtime) -> Result<()> {
     let c = Container::new(rt, looping_bundle()?)?;
     let b = c.bundle.path_str();
     let start = Instant::now();
-    c.create_with(&["run", "--detach", "--bundle", &b, &c.id])?.ok()?;
+    c.create_with(&["run", "--detach", "--bundle", &b, &c.id])?
+        .ok()?;
     if start.elapsed() > Duration::from_secs(10) {
         bail!("run --detach did not return promptly");
     }
@@ -297,9 +357,13 @@ fn pid_file(rt: &Runtime) -> Result<()> {
     let c = Container::new(rt, looping_bundle()?)?;
     let pidf = c.scratch().join("pid");
     let (b, p) = (c.bundle.path_str(), pidf.display().to_string());
-    c.create_with(&["create", "--bundle", &b, "--pid-file", &p, &c.id])?.ok()?;
+    c.create_with(&["create", "--bundle", &b, "--pid-file", &p, &c.id])?
+        .ok()?;
     let text = std::fs::read_to_string(&pidf)?;
-    let pid: i64 = text.trim().parse().with_context(|| format!("pid file content {text:?}"))?;
+    let pid: i64 = text
+        .trim()
+        .parse()
+        .with_context(|| format!("pid file content {text:?}"))?;
     expect_eq("pid file vs state", Some(pid), c.state()?["pid"].as_i64())
 }
 
@@ -307,9 +371,17 @@ fn list_json(rt: &Runtime) -> Result<()> {
     let c = Container::new(rt, looping_bundle()?)?;
     c.create()?.ok()?;
     let o = c.cmd(&["list", "--format", "json"])?.ok()?;
-    let v: serde_json::Value = serde_json::from_str(&o.stdout).with_context(|| format!("list JSON: {}", o.stdout))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&o.stdout).with_context(|| format!("list JSON: {}", o.stdout))?;
     let arr = v.as_array().context("list --format json is not an array")?;
-    let me = arr.iter().find(|e| e["id"] == c.id.as_str()).with_context(|| format!("{} not in {}", c.id, o.stdout))?;
+    let me = arr
+        .iter()
+        .find(|e| e["id"] == c.id.as_str())
+        .with_context(|| format!("{} not in {}", c.id, o.stdout))?;
     expect_eq("list status", me["status"].as_str(), Some("created"))?;
-    expect_eq("list bundle", me["bundle"].as_str(), Some(c.bundle.path_str().as_str()))
+    expect_eq(
+        "list bundle",
+        me["bundle"].as_str(),
+        Some(c.bundle.path_str().as_str()),
+    )
 }

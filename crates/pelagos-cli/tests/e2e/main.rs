@@ -46,7 +46,9 @@ fn main() -> ExitCode {
         let name = format!("differential::{name}");
         let skip = skip_reason(&oracle).or_else(|| skip_reason(&pelagos));
         let (o, p) = (oracle.clone(), pelagos.clone());
-        trials.push(make_trial(name, skip, ci, &mut skipped, move || body(&o, &p)));
+        trials.push(make_trial(name, skip, ci, &mut skipped, move || {
+            body(&o, &p)
+        }));
     }
 
     for (name, why) in &skipped {
@@ -54,7 +56,10 @@ fn main() -> ExitCode {
     }
     let conclusion = libtest_mimic::run(&args, trials);
     if !skipped.is_empty() {
-        eprintln!("e2e: {} test(s) skipped (shown as ignored); reasons above", skipped.len());
+        eprintln!(
+            "e2e: {} test(s) skipped (shown as ignored); reasons above",
+            skipped.len()
+        );
     }
     conclusion.exit_code()
 }
@@ -68,15 +73,17 @@ fn make_trial(
     body: impl FnOnce() -> anyhow::Result<()> + Send + 'static,
 ) -> Trial {
     match skip {
-        Some(why) if ci && !why.starts_with("excluded") => {
-            Trial::test(name, move || Err(Failed::from(format!("cannot run in CI: {why}"))))
-        }
+        Some(why) if ci && !why.starts_with("excluded") => Trial::test(name, move || {
+            Err(Failed::from(format!("cannot run in CI: {why}")))
+        }),
         Some(why) => {
             skipped.push((name.clone(), why.clone()));
             Trial::test(name, move || Err(Failed::from(format!("skipped: {why}"))))
                 .with_ignored_flag(true)
         }
-        None => Trial::test(name, move || body().map_err(|e| Failed::from(format!("{e:#}")))),
+        None => Trial::test(name, move || {
+            body().map_err(|e| Failed::from(format!("{e:#}")))
+        }),
     }
 }
 
@@ -94,11 +101,21 @@ fn modules() -> Vec<(&'static str, Vec<Case>)> {
 /// runc (the oracle) then pelagos-runtime.
 fn runtimes() -> Vec<Runtime> {
     let runc = which("runc").unwrap_or_else(|| PathBuf::from("/usr/sbin/runc"));
-    let pelagos = std::env::var_os("PELAGOS_E2E_PELAGOS_BIN")
-        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_pelagos-runtime")), PathBuf::from);
+    let pelagos = std::env::var_os("PELAGOS_E2E_PELAGOS_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_pelagos-runtime")),
+        PathBuf::from,
+    );
     vec![
-        Runtime { name: "runc", bin: runc, default_root: "/run/runc" },
-        Runtime { name: "pelagos", bin: pelagos, default_root: "/run/pelagos-runtime" },
+        Runtime {
+            name: "runc",
+            bin: runc,
+            default_root: "/run/runc",
+        },
+        Runtime {
+            name: "pelagos",
+            bin: pelagos,
+            default_root: "/run/pelagos-runtime",
+        },
     ]
 }
 

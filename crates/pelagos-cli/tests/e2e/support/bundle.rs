@@ -30,7 +30,11 @@ impl Bundle {
             .context("create bundle tempdir")?;
         let path = dir.path().to_path_buf();
         make_rootfs(&path.join("rootfs"))?;
-        Ok(Bundle { dir: Some(dir), path, config: default_config() })
+        Ok(Bundle {
+            dir: Some(dir),
+            path,
+            config: default_config(),
+        })
     }
 
     /// The bundle directory.
@@ -144,7 +148,10 @@ impl Bundle {
     /// Appends an entry to `mounts`.
     pub fn mount(mut self, dest: &str, typ: &str, source: &str, options: &[&str]) -> Self {
         let m = json!({"destination": dest, "type": typ, "source": source, "options": options});
-        self.config["mounts"].as_array_mut().expect("mounts array").push(m);
+        self.config["mounts"]
+            .as_array_mut()
+            .expect("mounts array")
+            .push(m);
         self
     }
 
@@ -164,12 +171,23 @@ impl Bundle {
 
     /// Appends a hook of `kind` (e.g. `createRuntime`).
     pub fn hook(mut self, kind: &str, path: &str, args: &[&str], timeout: Option<u32>) -> Self {
-        let mut h = json!({"path": path, "args": args});
+        // Hooks get no environment unless given one; shells then need a PATH for `cat`.
+        let mut h =
+            json!({"path": path, "args": args, "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]});
         if let Some(t) = timeout {
             h["timeout"] = json!(t);
         }
-        let hooks = self.config.as_object_mut().expect("object").entry("hooks").or_insert(json!({}));
-        hooks.as_object_mut().expect("hooks object").entry(kind).or_insert(json!([]));
+        let hooks = self
+            .config
+            .as_object_mut()
+            .expect("object")
+            .entry("hooks")
+            .or_insert(json!({}));
+        hooks
+            .as_object_mut()
+            .expect("hooks object")
+            .entry(kind)
+            .or_insert(json!([]));
         hooks[kind].as_array_mut().expect("hook array").push(h);
         self
     }
@@ -224,7 +242,18 @@ impl Drop for Bundle {
 
 /// Builds a busybox rootfs: the static binary, one symlink per applet, a minimal /etc.
 fn make_rootfs(root: &Path) -> Result<()> {
-    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root", "home/user", "var", "run"] {
+    for d in [
+        "bin",
+        "etc",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "root",
+        "home/user",
+        "var",
+        "run",
+    ] {
         fs::create_dir_all(root.join(d))?;
     }
     fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777))?;
@@ -249,7 +278,10 @@ fn make_rootfs(root: &Path) -> Result<()> {
         "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n\
          nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
     )?;
-    fs::write(root.join("etc/group"), "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n")?;
+    fs::write(
+        root.join("etc/group"),
+        "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n",
+    )?;
     fs::write(root.join("etc/hostname"), "busybox\n")?;
     Ok(())
 }
@@ -259,11 +291,17 @@ fn applets() -> Result<Vec<String>> {
     static LIST: std::sync::OnceLock<std::result::Result<Vec<String>, String>> =
         std::sync::OnceLock::new();
     let r = LIST.get_or_init(|| {
-        let out = Command::new(BUSYBOX).arg("--list").output().map_err(|e| e.to_string())?;
+        let out = Command::new(BUSYBOX)
+            .arg("--list")
+            .output()
+            .map_err(|e| e.to_string())?;
         if !out.status.success() {
             return Err(format!("{BUSYBOX} --list failed"));
         }
-        Ok(String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect())
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect())
     });
     match r {
         Ok(v) => Ok(v.clone()),

@@ -47,9 +47,7 @@ pub fn procs_rooted_under(dir: &Path) -> Vec<i32> {
     };
     rd.filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
-        .filter(|pid| {
-            fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|r| r.starts_with(dir))
-        })
+        .filter(|pid| fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|r| r.starts_with(dir)))
         .collect()
 }
 
@@ -66,7 +64,9 @@ pub fn kill_procs_rooted_under(dir: &Path) -> usize {
 /// True while the process exists and is not a zombie.
 pub fn pid_alive(pid: i32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => s.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Ok(s) => s
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
         Err(_) => false,
     }
 }

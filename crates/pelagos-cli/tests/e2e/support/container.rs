@@ -48,7 +48,13 @@ impl<'r> Container<'r> {
 
     fn build(rt: &'r Runtime, bundle: Bundle, root: Option<tempfile::TempDir>) -> Result<Self> {
         let scratch = tempfile::Builder::new().prefix("pel-e2e-out-").tempdir()?;
-        Ok(Container { rt, id: unique_id(), bundle, root, scratch })
+        Ok(Container {
+            rt,
+            id: unique_id(),
+            bundle,
+            root,
+            scratch,
+        })
     }
 
     /// The state root passed as `--root`, if any.
@@ -58,7 +64,9 @@ impl<'r> Container<'r> {
 
     /// The directory holding this container's state (`<root>/<id>`).
     pub fn state_dir(&self) -> PathBuf {
-        let root = self.root().map_or_else(|| PathBuf::from(self.rt.default_root), Path::to_path_buf);
+        let root = self
+            .root()
+            .map_or_else(|| PathBuf::from(self.rt.default_root), Path::to_path_buf);
         root.join(&self.id)
     }
 
@@ -89,7 +97,13 @@ impl<'r> Container<'r> {
         let st = spawn_wait(&mut c, CMD_TIMEOUT).with_context(|| argv.clone())?;
         use std::os::unix::process::ExitStatusExt;
         let (stdout, stderr) = self.output()?;
-        Ok(Outcome { argv, code: st.code(), signal: st.signal(), stdout, stderr })
+        Ok(Outcome {
+            argv,
+            code: st.code(),
+            signal: st.signal(),
+            stdout,
+            stderr,
+        })
     }
 
     /// What the container (and the create/run command) wrote so far: (stdout, stderr).
@@ -101,7 +115,10 @@ impl<'r> Container<'r> {
 
     fn io_files(&self) -> Result<(File, File)> {
         let open = |n: &str| {
-            OpenOptions::new().create(true).append(true).open(self.scratch.path().join(n))
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.scratch.path().join(n))
         };
         Ok((open("stdout")?, open("stderr")?))
     }
@@ -145,7 +162,10 @@ impl<'r> Container<'r> {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        bail!("{}: status did not become {want} within {timeout:?}; last: {last}", self.id)
+        bail!(
+            "{}: status did not become {want} within {timeout:?}; last: {last}",
+            self.id
+        )
     }
 
     /// `create` + `start` + wait for `stopped`; returns the container's stdout.
@@ -171,7 +191,10 @@ impl<'r> Container<'r> {
         let (out, err) = self.io_files()?;
         let b = self.bundle.path_str();
         let mut c: Command = self.rt.command(self.root());
-        c.args(["run", "--bundle", &b, &self.id]).stdin(Stdio::null()).stdout(out).stderr(err);
+        c.args(["run", "--bundle", &b, &self.id])
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
         Ok(c.spawn()?)
     }
 

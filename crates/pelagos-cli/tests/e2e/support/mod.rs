@@ -36,12 +36,20 @@ pub struct Case {
 
 /// A case that runs for every runtime.
 pub const fn case(name: &'static str, run: TestFn) -> Case {
-    Case { name, run, only: Only::All }
+    Case {
+        name,
+        run,
+        only: Only::All,
+    }
 }
 
 /// A case that runs for pelagos-runtime only.
 pub const fn pelagos_case(name: &'static str, run: TestFn) -> Case {
-    Case { name, run, only: Only::Pelagos }
+    Case {
+        name,
+        run,
+        only: Only::Pelagos,
+    }
 }
 
 /// Fails unless `hay` contains `needle`, showing both.
@@ -66,11 +74,4 @@ pub fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
         let (k, v) = l.split_once(':')?;
         (k.trim() == key).then(|| v.trim())
     })
-}
-
-/// Parses `KEY=value` lines printed by a probe into pairs.
-pub fn kv_lines(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-        .collect()
 }

@@ -90,7 +90,9 @@ impl Outcome {
 pub fn run_captured(mut cmd: Command) -> Result<Outcome> {
     let mut out = tempfile::tempfile()?;
     let mut err = tempfile::tempfile()?;
-    cmd.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(err.try_clone()?);
+    cmd.stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(err.try_clone()?);
     let argv = describe_cmd(&cmd);
     let status = spawn_wait(&mut cmd, CMD_TIMEOUT).with_context(|| argv.clone())?;
     Ok(Outcome {
