@@ -22,7 +22,7 @@ type BundleFn = fn(&Path) -> Result<Bundle>;
 /// issue's business and differ by design until then.
 const PROBE: &str = "grep -E '^(Cap|NoNewPrivs|Uid|Gid|Groups)' /proc/self/status; \
     echo host=$(hostname) pwd=$(pwd) umask=$(umask); env | sort; \
-    echo fds: $(ls /proc/$$/fd); \
+    echo fds:; ls /proc/$$/fd; \
     sed -E 's/^[0-9]+ [0-9]+ [0-9]+:[0-9]+ //; s/ (shared|master|propagate_from|unbindable)(:[0-9]+)?//g' /proc/self/mountinfo \
       | grep -v ' /sys/fs/cgroup' | sort; \
     stat -c '%n %F %a %t:%T %u:%g' /dev/* /dev/pts/* | sort; \

@@ -216,12 +216,30 @@ fn kill_stopped(rt: &Runtime) -> Result<()> {
     )
 }
 
+/// Waits until the container's init has installed its SIGTERM handler: an init ignores
+/// signals it does not handle, so a TERM sent earlier would be lost.
+fn wait_term_handler(c: &Container) -> Result<()> {
+    let pid = c.state()?["pid"].as_i64().context("state has no pid")?;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let caught =
+            crate::support::field(&status, "SigCgt").and_then(|v| u64::from_str_radix(v, 16).ok());
+        if caught.is_some_and(|m| m & (1 << (15 - 1)) != 0) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    bail!("container init {pid} never installed its SIGTERM handler")
+}
+
 /// Starts a looping container, sends `sig` (none: the default), expects `stopped` and, via
 /// a foreground `run` of the same bundle, the exit code `want_code`.
 fn kill_with(rt: &Runtime, sig: &[&str], want_code: i32) -> Result<()> {
     let c = Container::new(rt, looping_bundle()?)?;
     c.create()?.ok()?;
     c.start()?.ok()?;
+    wait_term_handler(&c)?;
     let mut args = vec!["kill", c.id.as_str()];
     args.extend(sig);
     c.cmd(&args)?.ok()?;
@@ -231,7 +249,7 @@ fn kill_with(rt: &Runtime, sig: &[&str], want_code: i32) -> Result<()> {
     let r = Container::new(rt, looping_bundle()?)?;
     let mut child = r.spawn_run()?;
     r.wait_status("running", Duration::from_secs(10))?;
-    std::thread::sleep(Duration::from_millis(50));
+    wait_term_handler(&r)?;
     let mut args = vec!["kill", r.id.as_str()];
     args.extend(sig);
     r.cmd(&args)?.ok()?;

@@ -5,6 +5,7 @@
 //! ignored with the reason printed, and counted; with `CI=true` they fail instead, because CI
 //! must run everything. `PELAGOS_E2E_RUNTIMES=runc,pelagos` picks runtimes for local use.
 
+mod cli;
 mod differential;
 mod hooks;
 mod hostile;
@@ -92,6 +93,7 @@ fn modules() -> Vec<(&'static str, Vec<Case>)> {
     vec![
         ("isolation", isolation::cases()),
         ("lifecycle", lifecycle::cases()),
+        ("cli", cli::cases()),
         ("hooks", hooks::cases()),
         ("terminal", terminal::cases()),
         ("hostile", hostile::cases()),
