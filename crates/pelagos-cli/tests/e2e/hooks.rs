@@ -130,8 +130,11 @@ fn all_kinds(rt: &Runtime) -> Result<()> {
 /// Fails unless nothing of `c` remains: no state, no processes, no mounts under the bundle.
 fn expect_nothing_left(c: &Container) -> Result<()> {
     std::thread::sleep(Duration::from_millis(100));
-    if c.cmd(&["state", &c.id])?.success() {
-        bail!("state still known after a failed create");
+    if c.cmd(&["state", &c.id])?.success() || !c.leftover_state().is_empty() {
+        bail!(
+            "state still known after a failed create: {:?}",
+            c.leftover_state()
+        );
     }
     let procs = cleanup::procs_rooted_under(&c.bundle.rootfs());
     let mounts = cleanup::mounts_under(c.bundle.path());

@@ -42,11 +42,9 @@ fn rejected(rt: &Runtime, b: Bundle, names: &[&str]) -> Result<()> {
 
 fn nothing_left(c: &Container) -> Result<()> {
     std::thread::sleep(Duration::from_millis(50));
-    if c.state_dir().exists() {
-        bail!(
-            "state entry {} created for a rejected bundle",
-            c.state_dir().display()
-        );
+    let state = c.leftover_state();
+    if !state.is_empty() {
+        bail!("state created for a rejected bundle: {state:?}");
     }
     let listed = c.cmd(&["list", "--format", "json"])?;
     if listed.stdout.contains(&c.id) {

@@ -122,8 +122,9 @@ fn state_machine(rt: &Runtime) -> Result<()> {
         &c.cmd(&["state", &c.id])?,
         "not exist",
     )?;
-    if c.state_dir().exists() {
-        bail!("state dir {} remains after delete", c.state_dir().display());
+    let left = c.leftover_state();
+    if !left.is_empty() {
+        bail!("state remains after delete: {left:?}");
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! deletes it (and, if the runtime failed to, kills its processes and detaches its mounts).
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -70,6 +71,18 @@ impl<'r> Container<'r> {
         root.join(&self.id)
     }
 
+    /// Paths in the state root that name this container (whatever layout the runtime uses
+    /// below its root); empty once the container is gone.
+    pub fn leftover_state(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        match self.root() {
+            Some(r) => walk_named(r, &self.id, &mut found),
+            None if self.state_dir().exists() => found.push(self.state_dir()),
+            None => {}
+        }
+        found
+    }
+
     /// A scratch directory on the host for files the test shares with the container.
     pub fn scratch(&self) -> &Path {
         self.scratch.path()
@@ -95,7 +108,6 @@ impl<'r> Container<'r> {
         c.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
         let argv = format!("{} {}", self.rt.bin.display(), args.join(" "));
         let st = spawn_wait(&mut c, CMD_TIMEOUT).with_context(|| argv.clone())?;
-        use std::os::unix::process::ExitStatusExt;
         let (stdout, stderr) = self.output()?;
         Ok(Outcome {
             argv,
@@ -201,6 +213,22 @@ impl<'r> Container<'r> {
     /// Runs the bundle's process with `run` and returns its stdout, failing on non-zero exit.
     pub fn probe(&self) -> Result<String> {
         Ok(self.run()?.ok()?.stdout)
+    }
+}
+
+/// Collects paths under `dir` whose file name contains `needle`.
+fn walk_named(dir: &Path, needle: &str, found: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.filter_map(Result::ok) {
+        let p = e.path();
+        if e.file_name().to_string_lossy().contains(needle) {
+            found.push(p.clone());
+        }
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            walk_named(&p, needle, found);
+        }
     }
 }
 
