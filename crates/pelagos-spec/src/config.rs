@@ -180,7 +180,7 @@ pub struct DeviceSpec {
 }
 
 /// One hook command.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hook {
     pub path: String,
     pub args: Vec<String>,

@@ -222,14 +222,13 @@ fn convert_mounts(spec: &Spec, bundle: &Path, cfg: &mut ContainerConfig) -> Resu
         if destination == "/" {
             return Err(SpecError::invalid(format!("mounts[{i}].destination"), "cannot mount over the container root"));
         }
-        let source = m.source().as_ref().map(|s| {
-            if s.is_relative() && !s.as_os_str().is_empty() {
-                bundle.join(s).to_string_lossy().into_owned()
-            } else {
-                s.to_string_lossy().into_owned()
+        let source = m.source().as_ref().map(|s| s.to_string_lossy().into_owned());
+        let mut spec = mount_spec(i, destination, m.typ().as_deref(), source, &m.options().clone().unwrap_or_default())?;
+        if let (MountKind::Bind { .. }, Some(src)) = (&spec.kind, &spec.source) {
+            if !src.starts_with('/') {
+                spec.source = Some(bundle.join(src).to_string_lossy().into_owned());
             }
-        });
-        let spec = mount_spec(i, destination, m.typ().as_deref(), source, &m.options().clone().unwrap_or_default())?;
+        }
         cfg.mounts.push(spec);
     }
     Ok(())

@@ -370,3 +370,12 @@ mod tests {
         assert_eq!(split_last(b"c"), (&b""[..], &b"c"[..]));
     }
 }
+
+/// A close-on-exec pipe `(read, write)`.
+pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: valid out array.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) as libc::c_long })?;
+    // SAFETY: fresh descriptors.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}

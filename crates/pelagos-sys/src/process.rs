@@ -255,3 +255,45 @@ pub fn ignore_signal(sig: i32) {
     // SAFETY: setting a disposition.
     unsafe { libc::signal(sig, libc::SIG_IGN) };
 }
+
+/// A signalfd for `sigs` (which the caller has blocked with [`block_signals`]).
+pub fn signalfd(sigs: &[i32]) -> Result<OwnedFd> {
+    // SAFETY: sigset manipulation on a local value, then a plain syscall.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in sigs {
+            libc::sigaddset(&mut set, *s);
+        }
+        let fd = check(libc::signalfd(-1, &set, libc::SFD_CLOEXEC) as libc::c_long)?;
+        Ok(OwnedFd::from_raw_fd(fd as i32))
+    }
+}
+
+/// Read one signal number from a signalfd.
+pub fn read_signal(fd: BorrowedFd<'_>) -> Result<i32> {
+    // SAFETY: zeroed siginfo is a valid buffer.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    // SAFETY: buffer of the right size.
+    let n = retry(|| unsafe {
+        libc::read(fd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), std::mem::size_of_val(&info))
+            as libc::c_long
+    })?;
+    if (n as usize) < std::mem::size_of_val(&info) {
+        return Err(Errno(libc::EIO));
+    }
+    Ok(info.ssi_signo as i32)
+}
+
+/// Unblock signals previously blocked with [`block_signals`].
+pub fn unblock_signals(sigs: &[i32]) -> Result<()> {
+    // SAFETY: sigset manipulation on a local value.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in sigs {
+            libc::sigaddset(&mut set, *s);
+        }
+        check(libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) as libc::c_long).map(drop)
+    }
+}

@@ -1,0 +1,149 @@
+//! The runc command line over `pelagos-container`: argument parsing, output, exit codes.
+
+mod commands;
+mod log;
+mod signal;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The runc-compatible OCI runtime of pelagos.
+#[derive(Parser)]
+#[command(name = "pelagos-runtime", version, about, long_about = None)]
+pub struct Cli {
+    /// Directory for container state (use tmpfs).
+    #[arg(long, global = true, default_value = "/run/pelagos-runtime")]
+    pub root: PathBuf,
+    /// Write log messages to this file instead of stderr.
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long = "log-format", global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+    /// Log debug messages too.
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Accepted for compatibility; cgroups are managed through cgroupfs.
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Accepted for compatibility (checkpointing is not supported).
+    #[arg(long, global = true, hide = true)]
+    pub criu: Option<String>,
+    /// Accepted for compatibility.
+    #[arg(long, global = true, hide = true, num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by `create` and `run`.
+#[derive(clap::Args, Debug)]
+pub struct CreateArgs {
+    /// Container id.
+    pub id: String,
+    /// Path to the bundle directory (holding config.json).
+    #[arg(short, long, default_value = ".")]
+    pub bundle: PathBuf,
+    /// Unix socket that receives the PTY master when process.terminal is true.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write the container's init pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root (for ramdisk roots).
+    #[arg(long = "no-pivot")]
+    pub no_pivot: bool,
+    /// Do not create a session keyring (accepted; pelagos never creates one).
+    #[arg(long = "no-new-keyring")]
+    pub no_new_keyring: bool,
+    /// Pass this many extra fds (3, 4, ...) to the container process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a container from a bundle; its process waits for `start`.
+    Create(CreateArgs),
+    /// Start the process of a created container.
+    Start {
+        /// Container id.
+        id: String,
+    },
+    /// Print the state of a container as JSON.
+    State {
+        /// Container id.
+        id: String,
+    },
+    /// Send a signal (default SIGTERM) to the container's init.
+    Kill {
+        /// Send the signal to every process of the container.
+        #[arg(short, long)]
+        all: bool,
+        /// Container id.
+        id: String,
+        /// Signal name (KILL, SIGKILL) or number.
+        #[arg(default_value = "SIGTERM")]
+        signal: String,
+    },
+    /// Delete a container and its state.
+    Delete {
+        /// Kill a running container first.
+        #[arg(short, long)]
+        force: bool,
+        /// Container id.
+        id: String,
+    },
+    /// Create and start a container; wait for it unless --detach.
+    Run {
+        /// Return after the container has started.
+        #[arg(short, long)]
+        detach: bool,
+        #[command(flatten)]
+        create: CreateArgs,
+    },
+    /// List containers.
+    #[command(alias = "ps")]
+    List {
+        /// Output format: table or json.
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Print only ids.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write a default config.json into the bundle directory.
+    Spec {
+        /// Bundle directory.
+        #[arg(short, long, default_value = ".")]
+        bundle: PathBuf,
+    },
+    /// Print what this runtime supports, as JSON.
+    Features,
+}
+
+/// Parse arguments, run the command, map errors to exit status 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let logger = log::Logger::new(cli.log.as_deref(), cli.log_format == "json", cli.debug);
+    match commands::dispatch(&cli, &logger) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            logger.error(&error_chain(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The error and its causes, leaving out causes the message already spells out.
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg = format!("{msg}: {c}");
+        }
+    }
+    msg
+}

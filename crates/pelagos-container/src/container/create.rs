@@ -1,0 +1,144 @@
+//! `create`: validate the bundle, reserve the id, spawn the init up to the start barrier.
+
+use super::{Container, CreateOptions};
+use crate::error::{ContainerError, Result};
+use crate::hooks::run_hooks;
+use crate::plan::{PlanOptions, StartPlan, TerminalPlan};
+use crate::spawn::{self, Spawned};
+use crate::state::{proc_stat, write_atomic, ContainerState, StateStore};
+use pelagos_spec::{ContainerConfig, NamespaceKind, OciState, Status};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+/// Removes a half-made container (state dir; init process) unless disarmed.
+pub(crate) struct CreateGuard<'a> {
+    pub store: &'a StateStore,
+    pub id: &'a str,
+    pub pidfd: Option<OwnedFd>,
+    pub pid: i32,
+    pub armed: bool,
+}
+
+impl Drop for CreateGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(fd) = &self.pidfd {
+            use std::os::fd::AsFd;
+            let _ = pelagos_sys::process::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
+            let _ = pelagos_sys::process::waitpid(self.pid);
+        }
+        let _ = self.store.remove(self.id);
+    }
+}
+
+/// Load and check the bundle; print warnings for what is not applied.
+pub(crate) fn load_config(bundle: &Path, warn: &dyn Fn(&str)) -> Result<ContainerConfig> {
+    let cfg = pelagos_spec::load_bundle(bundle, spawn::last_cap())?;
+    for w in &cfg.warnings {
+        warn(w);
+    }
+    if cfg.has_resources {
+        warn("linux.resources is not applied yet: this runtime does not manage cgroups, limits are ignored");
+    }
+    if cfg.has_seccomp {
+        warn("linux.seccomp is not applied yet: the container runs without a seccomp filter");
+    }
+    Ok(cfg)
+}
+
+pub(crate) fn initial_state(id: &str, cfg: &ContainerConfig, pid: i32) -> ContainerState {
+    ContainerState {
+        oci: OciState {
+            oci_version: cfg.oci_version.clone(),
+            id: id.to_string(),
+            pid,
+            status: Status::Creating,
+            bundle: cfg.bundle.display().to_string(),
+            rootfs: cfg.rootfs.display().to_string(),
+            created: pelagos_spec::rfc3339_utc(std::time::SystemTime::now()),
+            owner: String::new(),
+            annotations: cfg.annotations.clone(),
+        },
+        pid_start_time: proc_stat(pid).map(|(_, t)| t).unwrap_or(0),
+        own_pid_ns: cfg.namespace(NamespaceKind::Pid).is_some_and(|n| n.path.is_none()),
+        poststart: cfg.hooks.poststart.clone(),
+        poststop: cfg.hooks.poststop.clone(),
+        arg0: cfg.process.args[0].clone(),
+        exec_candidates: Vec::new(),
+        start_hooks: cfg.hooks.start_container.clone(),
+    }
+}
+
+/// Path of the start socket, short enough for `sun_path` even under a deep `--root`.
+pub(crate) fn socket_path(dir: &Path, dirfd: &std::fs::File) -> PathBuf {
+    let direct = dir.join("start.sock");
+    if direct.as_os_str().len() < 100 {
+        direct
+    } else {
+        PathBuf::from(format!("/proc/self/fd/{}/start.sock", dirfd.as_raw_fd()))
+    }
+}
+
+impl Container {
+    /// `create ID --bundle B`: everything up to the user process, which waits for `start`.
+    pub fn create(store: &StateStore, id: &str, opts: &CreateOptions<'_>) -> Result<Container> {
+        crate::state::validate_id(id)?;
+        let cfg = load_config(&opts.bundle, opts.warn)?;
+        if cfg.process.terminal && opts.console_socket.is_none() {
+            return Err(ContainerError::Other(
+                "process.terminal is true: pass --console-socket, or set terminal to false".into(),
+            ));
+        }
+        let dir = store.reserve(id)?;
+        let mut guard = CreateGuard { store, id, pidfd: None, pid: 0, armed: true };
+        let dirfd = std::fs::File::open(&dir).map_err(|e| ContainerError::io(format!("open {}", dir.display()), e))?;
+        let listener = UnixListener::bind(socket_path(&dir, &dirfd))
+            .map_err(|e| ContainerError::io(format!("create start socket in {}", dir.display()), e))?;
+        let terminal = match &opts.console_socket {
+            Some(p) => TerminalPlan::ConsoleSocket(OwnedFd::from(
+                UnixStream::connect(p).map_err(|e| ContainerError::io(format!("connect to console socket {}", p.display()), e))?,
+            )),
+            None => TerminalPlan::None,
+        };
+        let popts = PlanOptions {
+            no_pivot: opts.no_pivot,
+            preserve_fds: opts.preserve_fds,
+            terminal,
+            start: StartPlan::WaitFor(OwnedFd::from(listener)),
+        };
+        let spawned = spawn_with_hooks(store, id, &cfg, popts)?;
+        guard.pid = spawned.pid;
+        guard.pidfd = Some(spawned.pidfd);
+        let mut state = initial_state(id, &cfg, spawned.pid);
+        state.oci.status = Status::Created;
+        state.exec_candidates = crate::plan::exec_candidates(
+            &cfg.process.args[0],
+            cfg.process.env.iter().find_map(|e| e.strip_prefix("PATH=")),
+        )
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
+        store.save(id, &state)?;
+        if let Some(pf) = &opts.pid_file {
+            write_atomic(pf, spawned.pid.to_string().as_bytes())?;
+        }
+        guard.armed = false;
+        Ok(Container { id: id.to_string(), store: store.clone(), state })
+    }
+}
+
+/// Spawn, running prestart + createRuntime hooks when the init asks.
+pub(crate) fn spawn_with_hooks(store: &StateStore, id: &str, cfg: &ContainerConfig, popts: PlanOptions) -> Result<Spawned> {
+    let mut on_hooks = |pid: i32| -> Result<Vec<u8>> {
+        let st = initial_state(id, cfg, pid);
+        let json = serde_json::to_vec(&st.oci).unwrap_or_default();
+        let _ = store;
+        run_hooks("prestart", &cfg.hooks.prestart, &json)?;
+        run_hooks("createRuntime", &cfg.hooks.create_runtime, &json)?;
+        Ok(json)
+    };
+    spawn::spawn(cfg, popts, &mut on_hooks)
+}

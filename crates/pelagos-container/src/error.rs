@@ -1,0 +1,47 @@
+//! Errors of the container layer. Each names the container, path or step that failed.
+
+use pelagos_sys::Errno;
+
+/// Result alias of this crate.
+pub type Result<T> = std::result::Result<T, ContainerError>;
+
+/// What can go wrong creating or managing a container.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error(transparent)]
+    Spec(#[from] pelagos_spec::SpecError),
+    #[error("invalid container id {0:?}: use letters, digits, '_', '-' and '.', starting with a letter or digit")]
+    InvalidId(String),
+    #[error("container {0:?} already exists")]
+    Exists(String),
+    #[error("container {0:?} does not exist")]
+    NotFound(String),
+    #[error("container {id:?} is {status}: {what}")]
+    BadState { id: String, status: String, what: String },
+    /// A step of the container init failed: "mount proc on /proc: EPERM".
+    #[error("{what}: {errno} ({desc})", desc = errno.description())]
+    Init { what: String, errno: Errno },
+    /// A kernel call in the runtime itself failed.
+    #[error("{what}: {errno} ({desc})", desc = errno.description())]
+    Sys { what: String, errno: Errno },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("hook {kind}[{index}] {path}: {message}")]
+    Hook { kind: &'static str, index: usize, path: String, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ContainerError {
+    pub(crate) fn sys(what: impl Into<String>, errno: Errno) -> Self {
+        ContainerError::Sys { what: what.into(), errno }
+    }
+
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        ContainerError::Io { what: what.into(), source }
+    }
+}

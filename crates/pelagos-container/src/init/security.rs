@@ -1,0 +1,70 @@
+//! Security steps: LSM label, user identity, capabilities, no_new_privs, seccomp.
+
+use super::{Ctx, Fail, StepResult};
+use crate::plan::InitPlan;
+use pelagos_sys::fs::{self, open_in_root};
+use pelagos_sys::process as p;
+use pelagos_sys::Errno;
+use std::os::fd::AsFd;
+
+/// `process.apparmorProfile`, applied at exec (only planned when AppArmor is enabled).
+pub fn apparmor(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
+    let Some(label) = &plan.apparmor else { return Ok(()) };
+    let root = ctx.root.as_ref().map(|r| r.as_fd()).ok_or(Errno(libc::EBADF))?;
+    let proc_ = open_in_root(root, c"/proc", libc::O_PATH | libc::O_DIRECTORY)?;
+    if fs::fstatfs_type(proc_.as_fd())? != fs::PROC_SUPER_MAGIC {
+        return Err(Errno(libc::EXDEV).into());
+    }
+    let f = fs::openat(Some(proc_.as_fd()), c"self/attr/apparmor/exec", libc::O_WRONLY, 0)
+        .or_else(|_| fs::openat(Some(proc_.as_fd()), c"self/attr/exec", libc::O_WRONLY, 0))?;
+    fs::write_all(f.as_fd(), label.to_bytes())?;
+    Ok(())
+}
+
+/// Drop the bounding set, then switch to the configured uid/gid/groups keeping the
+/// permitted capabilities for the next step.
+pub fn identity(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
+    p::set_keepcaps(true)?;
+    for cap in 0..=plan.last_cap.min(63) {
+        if plan.caps.bounding & (1u64 << cap) == 0 {
+            match p::capbset_drop(cap) {
+                Ok(()) | Err(Errno(libc::EINVAL)) => {}
+                Err(e) => return Err(Fail { errno: e, index: cap, detail: 0 }),
+            }
+        }
+    }
+    if plan.set_groups {
+        p::setgroups(&plan.groups).map_err(Fail::at(0))?;
+    }
+    p::setresgid(plan.gid).map_err(Fail::at(1))?;
+    p::setresuid(plan.uid).map_err(Fail::at(2))?;
+    Ok(())
+}
+
+/// Effective, permitted, inheritable and ambient sets.
+pub fn capabilities(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
+    let c = plan.caps;
+    p::capset(c.effective, c.permitted, c.inheritable)?;
+    p::ambient_clear()?;
+    for cap in 0..=plan.last_cap.min(63) {
+        if c.ambient & (1u64 << cap) != 0 {
+            // A cap missing from permitted or inheritable cannot be ambient; runc skips it too.
+            let _ = p::ambient_raise(cap);
+        }
+    }
+    p::set_keepcaps(false)?;
+    Ok(())
+}
+
+/// `process.noNewPrivileges`.
+pub fn no_new_privs(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
+    if plan.no_new_privs {
+        p::set_no_new_privs()?;
+    }
+    Ok(())
+}
+
+/// Seccomp comes with the seccomp work; the parent warns when a profile is configured.
+pub fn seccomp(_plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
+    Ok(())
+}

@@ -1,0 +1,368 @@
+//! The init plan: everything the container init needs, prepared in the parent before
+//! clone (C strings, fds, masks, buffers), so the child never allocates.
+
+use crate::error::{ContainerError, Result};
+use pelagos_spec::{CapSets, ContainerConfig, MountKind, NamespaceKind};
+use pelagos_sys::CStringArray;
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+/// A C string from Rust text; interior NULs were rejected by validation.
+pub(crate) fn cstr(s: &str) -> CString {
+    CString::new(s).unwrap_or_else(|_| CString::new(s.replace('\0', "")).unwrap_or_default())
+}
+
+/// How one mount entry is made.
+pub enum MountOp {
+    /// Clone the host tree at `source`.
+    Bind { source: CString, recursive: bool },
+    /// A new file system with `fsconfig` parameters.
+    Fs { fstype: CString, source: Option<CString>, options: Vec<(CString, Option<CString>)> },
+    /// A tmpfs at the destination holding binds of the host cgroup dirs of this process
+    /// (`(host dir, name below destination)`); a single bind on a pure v2 host (empty name).
+    Cgroup { binds: Vec<(CString, CString)> },
+}
+
+/// One mount entry, ready for the child.
+pub struct MountPlan {
+    pub dest: CString,
+    /// The target is a file (bind of a non-directory).
+    pub file_target: bool,
+    pub op: MountOp,
+    pub attr_set: u64,
+    pub attr_clear: u64,
+    pub attr_recursive: bool,
+    /// `MS_*` propagation (with `MS_REC` for recursive) or 0.
+    pub propagation: u64,
+}
+
+/// A device node to create.
+pub struct DevicePlan {
+    pub path: CString,
+    pub mode: u32,
+    pub dev: u64,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// A hook the child runs itself (createContainer, startContainer).
+pub struct HookPlan {
+    pub path: CString,
+    pub argv: CStringArray,
+    pub envp: CStringArray,
+    pub timeout_ms: i32,
+}
+
+/// Where the PTY master goes when `process.terminal` is set.
+pub enum TerminalPlan {
+    None,
+    /// Send it over this connected console socket (runc's `--console-socket`).
+    ConsoleSocket(OwnedFd),
+    /// Send it to the parent over the sync socket (foreground `run`).
+    Parent,
+}
+
+/// When the init execs.
+pub enum StartPlan {
+    /// Right after setup (foreground `run`).
+    Immediate,
+    /// After `start` connects to this listening socket.
+    WaitFor(OwnedFd),
+}
+
+/// Everything the init needs.
+pub struct InitPlan {
+    pub sync: OwnedFd,
+    /// Namespaces to join with `setns`: (fd, CLONE_NEW* type, index in the config).
+    pub join: Vec<(OwnedFd, i32, u32)>,
+    /// Wait for the parent's `Continue` (it writes the id maps first).
+    pub wait_for_maps: bool,
+    /// The time namespace is created by `unshare` in the child (offsets need it).
+    pub unshare_time: bool,
+    pub time_offsets: Vec<CString>,
+    pub hostname: Option<CString>,
+    pub domainname: Option<CString>,
+    pub rootfs: CString,
+    pub mounts: Vec<MountPlan>,
+    pub default_devices: bool,
+    pub devices: Vec<DevicePlan>,
+    pub hooks_sync: bool,
+    pub create_container_hooks: Vec<HookPlan>,
+    pub start_container_hooks: Vec<HookPlan>,
+    pub no_pivot: bool,
+    pub rootfs_propagation: u64,
+    pub readonly_root: bool,
+    pub masked: Vec<CString>,
+    pub readonly: Vec<CString>,
+    /// `(path below /proc/sys, value)`.
+    pub sysctl: Vec<(CString, CString)>,
+    pub rlimits: Vec<(i32, u64, u64)>,
+    pub oom_score_adj: Option<CString>,
+    /// Host `/proc`, verified to be procfs (for `self/oom_score_adj` before pivot).
+    pub host_proc: OwnedFd,
+    pub cwd: CString,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub set_groups: bool,
+    pub caps: CapSets,
+    pub last_cap: u32,
+    pub no_new_privs: bool,
+    pub umask: u32,
+    pub apparmor: Option<CString>,
+    pub preserve_fds: u32,
+    pub terminal: TerminalPlan,
+    pub console_size: Option<(u16, u16)>,
+    /// `argv[0]` candidates (PATH search done here, tried in order in the child).
+    pub exec_candidates: Vec<CString>,
+    pub argv: CStringArray,
+    pub envp: CStringArray,
+    pub start: StartPlan,
+    /// Buffer for the state JSON the parent or `start` sends (hook stdin).
+    pub state_buf: Vec<u8>,
+}
+
+/// Options of the spawn that are not in `config.json`.
+pub struct PlanOptions {
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    pub terminal: TerminalPlan,
+    pub start: StartPlan,
+}
+
+/// Build the init plan. Opens namespace paths and host `/proc` now, so a bad path fails
+/// here with its name, before anything is cloned.
+pub fn build(cfg: &ContainerConfig, sync: OwnedFd, opts: PlanOptions, last_cap: u32) -> Result<InitPlan> {
+    let mut join = Vec::new();
+    for (i, ns) in cfg.namespaces.iter().enumerate() {
+        if let Some(p) = &ns.path {
+            let fd = std::fs::File::open(p).map_err(|e| {
+                ContainerError::io(format!("linux.namespaces[{i}].path: open {}", p.display()), e)
+            })?;
+            join.push((OwnedFd::from(fd), ns.kind.clone_flag() as i32, i as u32));
+        }
+    }
+    let host_proc = open_host_proc()?;
+    let user_ns = cfg.namespace(NamespaceKind::User).is_some_and(|n| n.path.is_none());
+    let mut mounts = Vec::with_capacity(cfg.mounts.len());
+    for m in &cfg.mounts {
+        mounts.push(mount_plan(m)?);
+    }
+    let p = &cfg.process;
+    let env_path = p.env.iter().find_map(|e| e.strip_prefix("PATH=")).map(str::to_string);
+    let hooks_child = |list: &[pelagos_spec::Hook]| -> Vec<HookPlan> { list.iter().map(hook_plan).collect() };
+    let create_container_hooks = hooks_child(&cfg.hooks.create_container);
+    let hooks_sync = !cfg.hooks.prestart.is_empty()
+        || !cfg.hooks.create_runtime.is_empty()
+        || !create_container_hooks.is_empty();
+    Ok(InitPlan {
+        sync,
+        join,
+        wait_for_maps: user_ns,
+        unshare_time: !cfg.time_offsets.is_empty(),
+        time_offsets: cfg
+            .time_offsets
+            .iter()
+            .map(|(c, s, n)| cstr(&format!("{c} {s} {n}")))
+            .collect(),
+        hostname: cfg.hostname.as_deref().map(cstr),
+        domainname: cfg.domainname.as_deref().map(cstr),
+        rootfs: cstr(&cfg.rootfs.to_string_lossy()),
+        mounts,
+        default_devices: true,
+        devices: cfg
+            .devices
+            .iter()
+            .map(|d| DevicePlan {
+                path: cstr(&d.path),
+                mode: d.kind | d.mode,
+                dev: libc::makedev(d.major as u32, d.minor as u32),
+                uid: d.uid,
+                gid: d.gid,
+            })
+            .collect(),
+        hooks_sync,
+        create_container_hooks,
+        start_container_hooks: hooks_child(&cfg.hooks.start_container),
+        no_pivot: opts.no_pivot,
+        rootfs_propagation: cfg.rootfs_propagation,
+        readonly_root: cfg.root_readonly,
+        masked: cfg.masked_paths.iter().map(|s| cstr(s)).collect(),
+        readonly: cfg.readonly_paths.iter().map(|s| cstr(s)).collect(),
+        sysctl: cfg.sysctl.iter().map(|(k, v)| (cstr(&format!("sys/{}", k.replace('.', "/"))), cstr(v))).collect(),
+        rlimits: p.rlimits.iter().map(|r| (r.resource, r.soft, r.hard)).collect(),
+        oom_score_adj: p.oom_score_adj.map(|v| cstr(&v.to_string())),
+        host_proc,
+        cwd: cstr(&p.cwd),
+        uid: p.uid,
+        gid: p.gid,
+        groups: p.additional_gids.clone(),
+        set_groups: true,
+        caps: p.caps,
+        last_cap,
+        no_new_privs: p.no_new_privileges,
+        umask: p.umask.unwrap_or(0o022),
+        apparmor: if apparmor_enabled() { p.apparmor_profile.as_deref().map(|s| cstr(&format!("exec {s}"))) } else { None },
+        preserve_fds: opts.preserve_fds,
+        terminal: if p.terminal { opts.terminal } else { TerminalPlan::None },
+        console_size: p.console_size,
+        exec_candidates: exec_candidates(&p.args[0], env_path.as_deref()),
+        argv: CStringArray::new(p.args.iter().map(|a| cstr(a)).collect()),
+        envp: CStringArray::new(p.env.iter().map(|e| cstr(e)).collect()),
+        start: opts.start,
+        state_buf: vec![0u8; 64 * 1024],
+    })
+}
+
+fn open_host_proc() -> Result<OwnedFd> {
+    let fd = pelagos_sys::fs::openat(None, c"/proc", libc::O_PATH | libc::O_DIRECTORY, 0)
+        .map_err(|e| ContainerError::sys("open /proc", e))?;
+    use std::os::fd::AsFd;
+    match pelagos_sys::fs::fstatfs_type(fd.as_fd()) {
+        Ok(pelagos_sys::fs::PROC_SUPER_MAGIC) => Ok(fd),
+        Ok(_) => Err(ContainerError::Other("/proc on the host is not procfs: refusing to use it".into())),
+        Err(e) => Err(ContainerError::sys("statfs /proc", e)),
+    }
+}
+
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.starts_with('Y'))
+}
+
+/// The paths to try for `argv[0]`: itself if it has a `/`, else each `$PATH` entry.
+pub fn exec_candidates(arg0: &str, path: Option<&str>) -> Vec<CString> {
+    if arg0.contains('/') {
+        return vec![cstr(arg0)];
+    }
+    let path = path.unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path.split(':')
+        .map(|d| if d.is_empty() { "." } else { d })
+        .map(|d| cstr(&format!("{}/{arg0}", d.trim_end_matches('/'))))
+        .collect()
+}
+
+fn hook_plan(h: &pelagos_spec::Hook) -> HookPlan {
+    let mut args: Vec<CString> = h.args.iter().map(|a| cstr(a)).collect();
+    if args.is_empty() {
+        args.push(cstr(&h.path));
+    }
+    HookPlan {
+        path: cstr(&h.path),
+        argv: CStringArray::new(args),
+        envp: CStringArray::new(h.env.iter().map(|e| cstr(e)).collect()),
+        timeout_ms: h.timeout.map_or(-1, |t| t.saturating_mul(1000).min(i32::MAX as u32) as i32),
+    }
+}
+
+fn mount_plan(m: &pelagos_spec::MountSpec) -> Result<MountPlan> {
+    let (op, file_target) = match &m.kind {
+        MountKind::Bind { recursive } => {
+            let src = m.source.clone().unwrap_or_default();
+            let is_dir = std::fs::metadata(&src)
+                .map_err(|e| ContainerError::io(format!("bind mount source {src} for {}", m.destination), e))?
+                .is_dir();
+            (MountOp::Bind { source: cstr(&src), recursive: *recursive }, !is_dir)
+        }
+        MountKind::Fs { fstype } => (
+            MountOp::Fs {
+                fstype: cstr(fstype),
+                source: m.source.as_deref().filter(|s| !s.is_empty()).map(cstr),
+                options: m.data.iter().map(|o| (cstr(&o.key), o.value.as_deref().map(cstr))).collect(),
+            },
+            false,
+        ),
+        MountKind::Cgroup => (MountOp::Cgroup { binds: cgroup_binds(Path::new("/proc/self")) }, false),
+    };
+    Ok(MountPlan {
+        dest: cstr(&m.destination),
+        file_target,
+        op,
+        attr_set: m.attr_set,
+        attr_clear: m.attr_clear,
+        attr_recursive: m.attr_recursive,
+        propagation: m.propagation,
+    })
+}
+
+/// The host cgroup directories of this process, one per mounted hierarchy, with the name
+/// each gets below the container's cgroup mount point.
+fn cgroup_binds(proc_self: &Path) -> Vec<(CString, CString)> {
+    let mountinfo = std::fs::read_to_string(proc_self.join("mountinfo")).unwrap_or_default();
+    let cgroups = std::fs::read_to_string(proc_self.join("cgroup")).unwrap_or_default();
+    cgroup_binds_from(&mountinfo, &cgroups)
+        .into_iter()
+        .map(|(h, n)| (cstr(&h), cstr(&n)))
+        .collect()
+}
+
+/// Pure part of [`cgroup_binds`], testable with fixture text.
+pub fn cgroup_binds_from(mountinfo: &str, cgroups: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        if pre.len() < 5 || post.len() < 3 {
+            continue;
+        }
+        let (root, mount_point, fstype, super_opts) = (pre[3], pre[4], post[0], post[2]);
+        let own = match fstype {
+            "cgroup2" => cgroups.lines().find_map(|l| l.strip_prefix("0::")),
+            "cgroup" => {
+                let ctrls: Vec<&str> = super_opts
+                    .split(',')
+                    .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent"))
+                    .collect();
+                cgroups.lines().find_map(|l| {
+                    let mut parts = l.splitn(3, ':');
+                    let (_, list, path) = (parts.next()?, parts.next()?, parts.next()?);
+                    let names: Vec<&str> = list.split(',').collect();
+                    let matches = ctrls.iter().all(|c| names.contains(c) || names.contains(&c.trim_start_matches("name=")))
+                        && names.iter().all(|n| ctrls.contains(n));
+                    matches.then_some(path)
+                })
+            }
+            _ => None,
+        };
+        let Some(own) = own else { continue };
+        let rel = own.strip_prefix(root).unwrap_or(own).trim_start_matches('/');
+        let host = if rel.is_empty() { mount_point.to_string() } else { format!("{mount_point}/{rel}") };
+        let name = mount_point.rsplit('/').next().unwrap_or("").to_string();
+        let name = if mount_point == "/sys/fs/cgroup" { String::new() } else { name };
+        out.push((host, name));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_search() {
+        let c = exec_candidates("sh", Some("/usr/bin:/bin/"));
+        assert_eq!(c, vec![cstr("/usr/bin/sh"), cstr("/bin/sh")]);
+        assert_eq!(exec_candidates("/x/y", None), vec![cstr("/x/y")]);
+        assert_eq!(exec_candidates("./y", None), vec![cstr("./y")]);
+    }
+
+    #[test]
+    fn cgroup_hybrid_and_v2() {
+        let mi = "30 25 0:26 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory\n\
+                  31 25 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+                  32 25 0:28 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n";
+        let cg = "5:memory:/a/b\n1:name=systemd:/\n0::/u\n";
+        let b = cgroup_binds_from(mi, cg);
+        assert_eq!(
+            b,
+            vec![
+                ("/sys/fs/cgroup/memory/a/b".to_string(), "memory".to_string()),
+                ("/sys/fs/cgroup/unified/u".to_string(), "unified".to_string()),
+                ("/sys/fs/cgroup/systemd".to_string(), "systemd".to_string()),
+            ]
+        );
+        let v2 = cgroup_binds_from("40 1 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "0::/x\n");
+        assert_eq!(v2, vec![("/sys/fs/cgroup/x".to_string(), String::new())]);
+    }
+}
