@@ -65,7 +65,11 @@ fn all_kinds(rt: &Runtime) -> Result<()> {
             &dir.path().display().to_string(),
             &["rbind", "rw"],
         )
-        .sh("echo user >> /hooklog/order");
+        .sh(
+            // Stay alive until poststart has run, so every hook before poststop sees a pid.
+            "echo user >> /hooklog/order; i=0; \
+             while [ ! -e /hooklog/poststart.json ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done",
+        );
     for kind in KINDS {
         b = b.hook(
             kind,
