@@ -6,13 +6,14 @@
 #   3. peak RSS of each runtime's `run` as /usr/bin/time -f %M reports it.
 # Prints min/median/max per runtime and the pelagos/crun ratio of the medians.
 #
-# hyperfine runs its commands one after another (all runs of the first, then the second...),
-# it cannot interleave single runs; warmup runs and --prepare cleanups reduce the bias.
+# hyperfine runs its commands one after another (all runs of the first, then the second...);
+# it cannot interleave single runs. BENCH_INTERLEAVE=1 instead runs rounds of one hyperfine
+# run per runtime, order rotated each round, which is fairer on a machine whose load changes.
 #
 # crun 1.8 refuses a hybrid cgroup v1/v2 host, so the whole benchmark runs in a private mount
 # namespace with a tmpfs over /sys/fs/cgroup/unified: every runtime then sees plain v1.
 #
-# Env: BENCH_RUNS (default 50, at least 30), PELAGOS_RUNTIME (a prebuilt binary; default:
+# Env: BENCH_RUNS (default 50, at least 30), BENCH_INTERLEAVE=1, PELAGOS_RUNTIME (a prebuilt binary; default:
 # build target/release/pelagos-runtime), BENCH_KEEP=1 keeps the work directory.
 set -euo pipefail
 
@@ -91,17 +92,55 @@ EOF
     chmod +x "$work/cycle-$rt.sh"
 done
 
-run_args=() cycle_args=()
+declare -A prep=() run_cmd=() cycle_cmd=()
 for rt in "${names[@]}"; do
-    del="sh -c '${bins[$rt]} --root $work/root-$rt delete --force bench-$rt >/dev/null 2>&1 || true'"
-    run_args+=(--prepare "$del" -n "$rt" "${bins[$rt]} --root $work/root-$rt run --bundle $work/bundle bench-$rt")
-    cycle_args+=(--prepare "$del" -n "$rt" "$work/cycle-$rt.sh")
+    prep[$rt]="sh -c '${bins[$rt]} --root $work/root-$rt delete --force bench-$rt >/dev/null 2>&1 || true'"
+    run_cmd[$rt]="${bins[$rt]} --root $work/root-$rt run --bundle $work/bundle bench-$rt"
+    cycle_cmd[$rt]="$work/cycle-$rt.sh"
 done
 
-echo "== run /bin/true ($runs runs each) =="
-hyperfine -N --warmup 3 --runs "$runs" --style basic --export-json "$work/run.json" "${run_args[@]}"
-echo "== create+start+wait+delete ($runs runs each) =="
-hyperfine -N --warmup 3 --runs "$runs" --style basic --export-json "$work/cycle.json" "${cycle_args[@]}"
+# bench NAME OUT.json: one hyperfine run over every runtime's command of kind NAME.
+bench() {
+    local -n cmds=$1
+    local args=() rt
+    for rt in "${names[@]}"; do args+=(--prepare "${prep[$rt]}" -n "$rt" "${cmds[$rt]}"); done
+    hyperfine -N --warmup 3 --runs "$runs" --style basic --export-json "$2" "${args[@]}"
+}
+
+# bench_interleaved NAME OUT.json: $runs rounds of one run per runtime, the order rotated
+# each round, so that load changes on a shared machine hit every runtime alike. Writes the
+# same JSON shape (results[].command/min/median/max/times) as hyperfine.
+bench_interleaved() {
+    local -n cmds=$1
+    local out=$2 round i n=${#names[@]} rt args
+    : > "$work/rounds.jsonl"
+    for round in $(seq 0 $((runs + 2))); do
+        args=()
+        for i in $(seq 0 $((n - 1))); do
+            rt=${names[$(((i + round) % n))]}
+            args+=(--prepare "${prep[$rt]}" -n "$rt" "${cmds[$rt]}")
+        done
+        hyperfine -N --runs 1 --style none --export-json "$work/round.json" "${args[@]}" >/dev/null
+        # The first 3 rounds are warmup.
+        [ "$round" -lt 3 ] || jq -c '.results[] | {command, t: .times[0]}' "$work/round.json" >> "$work/rounds.jsonl"
+    done
+    jq -s 'group_by(.command) | map((map(.t) | sort) as $t | ($t | length) as $k | {
+        command: .[0].command, times: $t, min: $t[0], max: $t[-1],
+        median: (if $k % 2 == 1 then $t[($k - 1) / 2] else ($t[$k / 2 - 1] + $t[$k / 2]) / 2 end)
+      }) | {results: .}' "$work/rounds.jsonl" > "$out"
+}
+
+if [ "${BENCH_INTERLEAVE:-0}" = 1 ]; then
+    echo "== run /bin/true ($runs interleaved rounds) =="
+    bench_interleaved run_cmd "$work/run.json"
+    echo "== create+start+wait+delete ($runs interleaved rounds) =="
+    bench_interleaved cycle_cmd "$work/cycle.json"
+else
+    echo "== run /bin/true ($runs runs each) =="
+    bench run_cmd "$work/run.json"
+    echo "== create+start+wait+delete ($runs runs each) =="
+    bench cycle_cmd "$work/cycle.json"
+fi
 
 summary() {
     local title=$1 json=$2
