@@ -7,6 +7,7 @@
 
 mod cli;
 mod differential;
+mod errors;
 mod hooks;
 mod hostile;
 mod isolation;
@@ -94,6 +95,7 @@ fn modules() -> Vec<(&'static str, Vec<Case>)> {
         ("isolation", isolation::cases()),
         ("lifecycle", lifecycle::cases()),
         ("cli", cli::cases()),
+        ("errors", errors::cases()),
         ("hooks", hooks::cases()),
         ("terminal", terminal::cases()),
         ("hostile", hostile::cases()),
