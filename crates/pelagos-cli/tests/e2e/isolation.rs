@@ -2,8 +2,11 @@
 //! masked and read-only paths, rlimits, cwd, env, inherited fds, sysctl, user mounts, /dev.
 
 use anyhow::{bail, Result};
+use serde_json::json;
 
-use crate::support::{case, expect_contains, expect_eq, field, Bundle, Case, Container, Runtime};
+use crate::support::{
+    case, expect_contains, expect_eq, field, pelagos_case, Bundle, Case, Container, Runtime,
+};
 
 /// This module's tests.
 pub fn cases() -> Vec<Case> {
@@ -26,6 +29,11 @@ pub fn cases() -> Vec<Case> {
         case("bind_mount", bind_mount),
         case("tmpfs_mount", tmpfs_mount),
         case("dev", dev),
+        case("linux_devices", linux_devices),
+        // runc 1.1 ignores `domainname` (it came in runc 1.2), so it cannot be the oracle here.
+        pelagos_case("domainname", domainname),
+        case("umask", umask),
+        case("oom_score_adj", oom_score_adj),
     ]
 }
 
@@ -470,4 +478,48 @@ fn dev(rt: &Runtime) -> Result<()> {
         expect_contains("/dev", &out, want)?;
     }
     Ok(())
+}
+
+fn linux_devices(rt: &Runtime) -> Result<()> {
+    let dev = json!([{"path": "/dev/pel-null", "type": "c", "major": 1, "minor": 3,
+                      "fileMode": 432, "uid": 0, "gid": 0}]);
+    let b = Bundle::busybox()?
+        .set("/linux/devices", dev)
+        .sh("stat -c '%n %F %t:%T %a' /dev/pel-null; echo x > /dev/pel-null && echo writable");
+    let out = probe(rt, b)?;
+    expect_contains(
+        "linux.devices",
+        &out,
+        "/dev/pel-null character special file 1:3 660",
+    )?;
+    expect_contains("device usable", &out, "writable")
+}
+
+fn domainname(rt: &Runtime) -> Result<()> {
+    let b = Bundle::busybox()?
+        .set("/domainname", json!("pel.example"))
+        .sh("cat /proc/sys/kernel/domainname");
+    expect_eq(
+        "domainname",
+        probe(rt, b)?.trim().to_string(),
+        "pel.example".into(),
+    )
+}
+
+fn umask(rt: &Runtime) -> Result<()> {
+    let b = Bundle::busybox()?
+        .set("/process/user/umask", json!(0o077))
+        .sh("umask");
+    expect_eq("umask", probe(rt, b)?.trim().to_string(), "0077".into())
+}
+
+fn oom_score_adj(rt: &Runtime) -> Result<()> {
+    let b = Bundle::busybox()?
+        .set("/process/oomScoreAdj", json!(345))
+        .sh("cat /proc/self/oom_score_adj");
+    expect_eq(
+        "oom_score_adj",
+        probe(rt, b)?.trim().to_string(),
+        "345".into(),
+    )
 }

@@ -12,6 +12,7 @@ mod hooks;
 mod hostile;
 mod isolation;
 mod lifecycle;
+mod namespaces;
 mod support;
 mod terminal;
 
@@ -93,6 +94,7 @@ fn make_trial(
 fn modules() -> Vec<(&'static str, Vec<Case>)> {
     vec![
         ("isolation", isolation::cases()),
+        ("namespaces", namespaces::cases()),
         ("lifecycle", lifecycle::cases()),
         ("cli", cli::cases()),
         ("errors", errors::cases()),

@@ -29,6 +29,8 @@ impl Bundle {
             .tempdir()
             .context("create bundle tempdir")?;
         let path = dir.path().to_path_buf();
+        // Traversable by the mapped root of a user-namespaced container.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
         make_rootfs(&path.join("rootfs"))?;
         Ok(Bundle {
             dir: Some(dir),
