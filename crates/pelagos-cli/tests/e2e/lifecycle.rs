@@ -28,7 +28,12 @@ pub fn cases() -> Vec<Case> {
         case("kill_term_default", |rt| kill_with(rt, &[], 42)),
         case("kill_term_by_name", |rt| kill_with(rt, &["TERM"], 42)),
         case("kill_term_by_number", |rt| kill_with(rt, &["15"], 42)),
+        case("kill_usr1_by_name", |rt| kill_usr1(rt, "USR1")),
+        case("kill_usr1_by_signame", |rt| kill_usr1(rt, "SIGUSR1")),
+        case("kill_usr1_by_number", |rt| kill_usr1(rt, "10")),
         case("kill_all", kill_all),
+        case("delete_created", delete_created),
+        case("run_stdin", run_stdin),
         case("options_after_id", options_after_id),
         case("default_root", default_root),
         case("log_json", log_json),
@@ -217,21 +222,21 @@ fn kill_stopped(rt: &Runtime) -> Result<()> {
     )
 }
 
-/// Waits until the container's init has installed its SIGTERM handler: an init ignores
+/// Waits until the container's init handles signal `signo`: an init ignores
 /// signals it does not handle, so a TERM sent earlier would be lost.
-fn wait_term_handler(c: &Container) -> Result<()> {
+fn wait_handler(c: &Container, signo: u32) -> Result<()> {
     let pid = c.state()?["pid"].as_i64().context("state has no pid")?;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let caught =
             crate::support::field(&status, "SigCgt").and_then(|v| u64::from_str_radix(v, 16).ok());
-        if caught.is_some_and(|m| m & (1 << (15 - 1)) != 0) {
+        if caught.is_some_and(|m| m & (1 << (signo - 1)) != 0) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    bail!("container init {pid} never installed its SIGTERM handler")
+    bail!("container init {pid} never installed its handler for signal {signo}")
 }
 
 /// Starts a looping container, sends `sig` (none: the default), expects `stopped` and, via
@@ -240,7 +245,7 @@ fn kill_with(rt: &Runtime, sig: &[&str], want_code: i32) -> Result<()> {
     let c = Container::new(rt, looping_bundle()?)?;
     c.create()?.ok()?;
     c.start()?.ok()?;
-    wait_term_handler(&c)?;
+    wait_handler(&c, 15)?;
     let mut args = vec!["kill", c.id.as_str()];
     args.extend(sig);
     c.cmd(&args)?.ok()?;
@@ -250,7 +255,7 @@ fn kill_with(rt: &Runtime, sig: &[&str], want_code: i32) -> Result<()> {
     let r = Container::new(rt, looping_bundle()?)?;
     let mut child = r.spawn_run()?;
     r.wait_status("running", Duration::from_secs(10))?;
-    wait_term_handler(&r)?;
+    wait_handler(&r, 15)?;
     let mut args = vec!["kill", r.id.as_str()];
     args.extend(sig);
     r.cmd(&args)?.ok()?;
@@ -403,4 +408,52 @@ fn list_json(rt: &Runtime) -> Result<()> {
         me["bundle"].as_str(),
         Some(c.bundle.path_str().as_str()),
     )
+}
+
+/// A handled non-terminating signal reaches the process: its trap exits with 10.
+fn kill_usr1(rt: &Runtime, sig: &str) -> Result<()> {
+    let b = Bundle::busybox()?.sh("trap 'exit 10' USR1; while :; do sleep 0.02; done");
+    let c = Container::new(rt, b)?;
+    let mut child = c.spawn_run()?;
+    c.wait_status("running", Duration::from_secs(10))?;
+    wait_handler(&c, 10)?;
+    c.kill(sig)?.ok()?;
+    let st = crate::support::runtime::wait_timeout(&mut child, Duration::from_secs(20))?;
+    expect_eq(&format!("exit code after kill {sig}"), st.code(), Some(10))
+}
+
+/// A created (never started) container is deleted without --force, its init gone.
+fn delete_created(rt: &Runtime) -> Result<()> {
+    let c = Container::new(rt, looping_bundle()?)?;
+    c.create()?.ok()?;
+    let pid = i32::try_from(c.state()?["pid"].as_i64().unwrap_or(0))?;
+    c.delete()?.ok()?;
+    std::thread::sleep(Duration::from_millis(100));
+    if pid > 0 && pid_alive(pid) {
+        bail!("init {pid} of a deleted created container still lives");
+    }
+    expect_error(
+        "state after delete",
+        &c.cmd(&["state", &c.id])?,
+        "not exist",
+    )
+}
+
+/// `run` passes its stdin to the container process (terminal off).
+fn run_stdin(rt: &Runtime) -> Result<()> {
+    let c = Container::new(rt, Bundle::busybox()?.sh("cat; echo end"))?;
+    c.bundle.write()?;
+    let input = c.scratch().join("input");
+    std::fs::write(&input, "piped-input\n")?;
+    let b = c.bundle.path_str();
+    let mut cmd = rt.command(c.root());
+    cmd.args(["run", "--bundle", &b, &c.id]);
+    let mut out = tempfile::tempfile()?;
+    cmd.stdin(std::fs::File::open(&input)?)
+        .stdout(out.try_clone()?)
+        .stderr(std::process::Stdio::null());
+    let st = crate::support::runtime::spawn_wait(&mut cmd, Duration::from_secs(60))?;
+    let text = crate::support::runtime::read_all(&mut out)?;
+    expect_eq("exit", st.code(), Some(0))?;
+    expect_eq("stdout", text, "piped-input\nend\n".to_string())
 }
