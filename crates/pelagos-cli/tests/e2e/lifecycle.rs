@@ -223,7 +223,7 @@ fn kill_stopped(rt: &Runtime) -> Result<()> {
 }
 
 /// Waits until the container's init handles signal `signo`: an init ignores
-/// signals it does not handle, so a TERM sent earlier would be lost.
+/// signals it does not handle, so one sent earlier would be lost.
 fn wait_handler(c: &Container, signo: u32) -> Result<()> {
     let pid = c.state()?["pid"].as_i64().context("state has no pid")?;
     let start = Instant::now();
