@@ -57,6 +57,9 @@ pub fn cases() -> Vec<(&'static str, DiffFn)> {
                     .sh(PROBE))
             })
         }),
+        ("transitions", |o, p| {
+            report(observe_transitions(o)?, observe_transitions(p)?)
+        }),
         ("no_new_privs_off", |o, p| {
             compare(o, p, |_| {
                 Ok(Bundle::busybox()?.no_new_privs(false).sh(PROBE))
@@ -121,6 +124,11 @@ fn compare(oracle: &Runtime, pelagos: &Runtime, make: BundleFn) -> Result<()> {
     let shared = tempfile::Builder::new().prefix("pel-e2e-diff-").tempdir()?;
     let a = observe(oracle, make, shared.path())?;
     let b = observe(pelagos, make, shared.path())?;
+    report(a, b)
+}
+
+/// Fails with both observations and the lines that differ, unless they are equal.
+fn report(a: String, b: String) -> Result<()> {
     if a == b {
         return Ok(());
     }
@@ -135,6 +143,55 @@ fn compare(oracle: &Runtime, pelagos: &Runtime, make: BundleFn) -> Result<()> {
     }
     let _ = write!(msg, "=== runc ===\n{a}\n=== pelagos ===\n{b}");
     bail!(msg)
+}
+
+/// Exit codes and states along valid and invalid transitions, as one normalised text.
+fn observe_transitions(rt: &Runtime) -> Result<String> {
+    let b = Bundle::busybox()?.sh("trap 'exit 42' TERM; while :; do sleep 0.02; done");
+    let c = Container::new(rt, b)?;
+    let id = c.id.clone();
+    let bundle = c.bundle.path_str();
+    let mut log = String::new();
+    let step = |log: &mut String, label: &str, args: &[&str]| -> Result<()> {
+        let o = c.cmd(args)?;
+        let _ = writeln!(
+            log,
+            "{label}: exit {:?} | state: {}",
+            o.code,
+            state_line(&c)
+        );
+        Ok(())
+    };
+    step(&mut log, "state (unknown id)", &["state", &id])?;
+    let create = c.create()?;
+    let _ = writeln!(
+        log,
+        "create: exit {:?} | state: {}",
+        create.code,
+        state_line(&c)
+    );
+    step(
+        &mut log,
+        "create again",
+        &["create", "--bundle", &bundle, &id],
+    )?;
+    step(&mut log, "kill 0 (created)", &["kill", &id, "0"])?;
+    step(&mut log, "start", &["start", &id])?;
+    step(&mut log, "start again", &["start", &id])?;
+    step(&mut log, "delete (running)", &["delete", &id])?;
+    step(&mut log, "kill KILL", &["kill", &id, "KILL"])?;
+    wait_not_running(&c);
+    step(&mut log, "kill (stopped)", &["kill", &id, "KILL"])?;
+    step(&mut log, "start (stopped)", &["start", &id])?;
+    step(&mut log, "delete", &["delete", &id])?;
+    step(&mut log, "delete again", &["delete", &id])?;
+    step(&mut log, "kill (deleted)", &["kill", &id])?;
+    step(
+        &mut log,
+        "delete --force (deleted)",
+        &["delete", "--force", &id],
+    )?;
+    Ok(log)
 }
 
 /// The full lifecycle, then a foreground `run`, as one normalised text.
