@@ -79,11 +79,20 @@ fn list(store: &StateStore, format: &str, quiet: bool) -> Result<u8> {
     } else if format == "json" {
         writeln!(out, "{}", serde_json::to_string(&states)?)?;
     } else {
-        let rows: Vec<[String; 6]> = std::iter::once(["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from))
-            .chain(states.iter().map(|s| {
-                [s.id.clone(), s.pid.to_string(), s.status.to_string(), s.bundle.clone(), s.created.clone(), s.owner.clone()]
-            }))
-            .collect();
+        let rows: Vec<[String; 6]> = std::iter::once(
+            ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from),
+        )
+        .chain(states.iter().map(|s| {
+            [
+                s.id.clone(),
+                s.pid.to_string(),
+                s.status.to_string(),
+                s.bundle.clone(),
+                s.created.clone(),
+                s.owner.clone(),
+            ]
+        }))
+        .collect();
         let mut widths = [0usize; 6];
         for r in &rows {
             for (w, c) in widths.iter_mut().zip(r.iter()) {
@@ -91,7 +100,11 @@ fn list(store: &StateStore, format: &str, quiet: bool) -> Result<u8> {
             }
         }
         for r in &rows {
-            let line: Vec<String> = r.iter().zip(widths.iter()).map(|(c, w)| format!("{c:<w$}")).collect();
+            let line: Vec<String> = r
+                .iter()
+                .zip(widths.iter())
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
             writeln!(out, "{}", line.join("   ").trim_end())?;
         }
     }
@@ -101,7 +114,10 @@ fn list(store: &StateStore, format: &str, quiet: bool) -> Result<u8> {
 fn spec(bundle: &std::path::Path) -> Result<u8> {
     let path = bundle.join("config.json");
     if path.exists() {
-        bail!("{} already exists: remove it or choose another --bundle", path.display());
+        bail!(
+            "{} already exists: remove it or choose another --bundle",
+            path.display()
+        );
     }
     let text = serde_json::to_string_pretty(&pelagos_spec::default_spec())?;
     std::fs::write(&path, text + "\n").with_context(|| format!("write {}", path.display()))?;
@@ -135,11 +151,48 @@ fn features() -> serde_json::Value {
 }
 
 fn cap_name(n: u32) -> Option<String> {
-    const NAMES: [&str; 41] = ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
-        "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-        "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN",
-        "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE",
-        "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND",
-        "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"];
+    const NAMES: [&str; 41] = [
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+    ];
     NAMES.get(n as usize).map(|s| format!("CAP_{s}"))
 }

@@ -15,7 +15,13 @@ pub struct Logger {
 impl Logger {
     /// Open the log (append); fall back to stderr when it cannot be opened.
     pub fn new(path: Option<&Path>, json: bool, debug: bool) -> Self {
-        let file = path.and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+        let file = path.and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        });
         Logger { file, json, debug }
     }
 

@@ -99,14 +99,20 @@ fn sysctl_must_be_namespaced() {
 #[test]
 fn userns_needs_mappings() {
     let mut v = base();
-    v["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    v["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
     assert_eq!(field_of(v), "linux.uidMappings");
 }
 
 #[test]
 fn duplicate_namespace_and_wrong_types() {
     let mut v = base();
-    v["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "pid"}));
+    v["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "pid"}));
     assert_eq!(field_of(v), "linux.namespaces[6]");
     let mut v = base();
     v["process"]["user"]["uid"] = json!("root");
