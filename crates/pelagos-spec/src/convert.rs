@@ -18,12 +18,7 @@ pub fn load_bundle(bundle: &Path, last_cap: u32) -> Result<ContainerConfig, Spec
         path: path.display().to_string(),
         source,
     })?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| SpecError::Parse {
-        path: path.display().to_string(),
-        field: format!("line {} column {}", e.line(), e.column()),
-        message: e.to_string(),
-    })?;
-    let cfg = from_oci_value(value, bundle, last_cap).map_err(|e| match e {
+    let cfg = from_oci_bytes(&bytes, bundle, last_cap).map_err(|e| match e {
         SpecError::Parse { field, message, .. } => SpecError::Parse {
             path: path.display().to_string(),
             field,
@@ -43,6 +38,68 @@ pub fn load_bundle(bundle: &Path, last_cap: u32) -> Result<ContainerConfig, Spec
     Ok(cfg)
 }
 
+/// Lists of capability names, read on their own so unknown names can be skipped.
+#[derive(serde::Deserialize)]
+struct CapsOnly {
+    process: Option<ProcessCaps>,
+}
+
+#[derive(serde::Deserialize)]
+struct ProcessCaps {
+    capabilities: Option<std::collections::BTreeMap<String, Option<Vec<String>>>>,
+}
+
+/// Validate `config.json` bytes. The common case parses straight into the OCI types; a
+/// config naming capabilities this build does not know goes through [`from_oci_value`],
+/// which skips them with a warning.
+pub fn from_oci_bytes(
+    bytes: &[u8],
+    bundle: &Path,
+    last_cap: u32,
+) -> Result<ContainerConfig, SpecError> {
+    let parse_err = |e: serde_json::Error| SpecError::Parse {
+        path: "config.json".into(),
+        field: format!("line {} column {}", e.line(), e.column()),
+        message: e.to_string(),
+    };
+    let caps: CapsOnly = serde_json::from_slice(bytes).map_err(parse_err)?;
+    let lists = caps
+        .process
+        .and_then(|p| p.capabilities)
+        .unwrap_or_default();
+    let all_known = lists
+        .values()
+        .flatten()
+        .flatten()
+        .all(|n| crate::caps::cap_number(n).is_some_and(|b| b <= last_cap));
+    if !all_known {
+        let value: Value = serde_json::from_slice(bytes).map_err(parse_err)?;
+        return from_oci_value(value, bundle, last_cap);
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| SpecError::Parse {
+        path: "config.json".into(),
+        field: e.path().to_string(),
+        message: e.inner().to_string(),
+    })?;
+    let mut skipped = Vec::new();
+    let mut mask = |name: &str| {
+        mask_of(
+            lists.get(name).cloned().flatten().as_deref().unwrap_or(&[]),
+            last_cap,
+            &mut skipped,
+        )
+    };
+    let caps = CapSets {
+        bounding: mask("bounding"),
+        effective: mask("effective"),
+        permitted: mask("permitted"),
+        inheritable: mask("inheritable"),
+        ambient: mask("ambient"),
+    };
+    from_spec(spec, caps, Vec::new(), bundle)
+}
+
 /// Validate an already parsed `config.json` for the bundle at `bundle` (made absolute by
 /// the caller or here against the current directory).
 pub fn from_oci_value(
@@ -57,6 +114,15 @@ pub fn from_oci_value(
         field: e.path().to_string(),
         message: e.inner().to_string(),
     })?;
+    from_spec(spec, caps, warnings, bundle)
+}
+
+fn from_spec(
+    spec: Spec,
+    caps: CapSets,
+    warnings: Vec<String>,
+    bundle: &Path,
+) -> Result<ContainerConfig, SpecError> {
     let bundle = if bundle.is_absolute() {
         bundle.to_path_buf()
     } else {

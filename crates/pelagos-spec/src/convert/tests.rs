@@ -10,7 +10,14 @@ fn base() -> Value {
 }
 
 fn convert(v: Value) -> Result<ContainerConfig, SpecError> {
-    from_oci_value(v, Path::new("/bundle"), 40)
+    let bytes = serde_json::to_vec(&v).unwrap();
+    let direct = from_oci_bytes(&bytes, Path::new("/bundle"), 40);
+    let via_value = from_oci_value(v, Path::new("/bundle"), 40);
+    assert_eq!(direct.is_ok(), via_value.is_ok(), "both parse paths agree");
+    if let (Err(a), Err(b)) = (&direct, &via_value) {
+        assert_eq!(a.field(), b.field());
+    }
+    direct
 }
 
 fn field_of(v: Value) -> String {
