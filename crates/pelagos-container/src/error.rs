@@ -17,7 +17,11 @@ pub enum ContainerError {
     #[error("container {0:?} does not exist")]
     NotFound(String),
     #[error("container {id:?} is {status}: {what}")]
-    BadState { id: String, status: String, what: String },
+    BadState {
+        id: String,
+        status: String,
+        what: String,
+    },
     /// A step of the container init failed: "mount proc on /proc: EPERM".
     #[error("{what}: {errno} ({desc})", desc = errno.description())]
     Init { what: String, errno: Errno },
@@ -31,17 +35,28 @@ pub enum ContainerError {
         source: std::io::Error,
     },
     #[error("hook {kind}[{index}] {path}: {message}")]
-    Hook { kind: &'static str, index: usize, path: String, message: String },
+    Hook {
+        kind: &'static str,
+        index: usize,
+        path: String,
+        message: String,
+    },
     #[error("{0}")]
     Other(String),
 }
 
 impl ContainerError {
     pub(crate) fn sys(what: impl Into<String>, errno: Errno) -> Self {
-        ContainerError::Sys { what: what.into(), errno }
+        ContainerError::Sys {
+            what: what.into(),
+            errno,
+        }
     }
 
     pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
-        ContainerError::Io { what: what.into(), source }
+        ContainerError::Io {
+            what: what.into(),
+            source,
+        }
     }
 }

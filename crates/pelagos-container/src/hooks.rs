@@ -11,7 +11,12 @@ use std::time::{Duration, Instant};
 /// Run `hooks` of kind `kind` in order; the first failure is returned.
 pub fn run_hooks(kind: &'static str, hooks: &[Hook], state: &[u8]) -> Result<()> {
     for (index, h) in hooks.iter().enumerate() {
-        run_one(h, state).map_err(|message| ContainerError::Hook { kind, index, path: h.path.clone(), message })?;
+        run_one(h, state).map_err(|message| ContainerError::Hook {
+            kind,
+            index,
+            path: h.path.clone(),
+            message,
+        })?;
     }
     Ok(())
 }
@@ -28,13 +33,17 @@ fn run_one(h: &Hook, state: &[u8]) -> std::result::Result<(), String> {
     if let Some((first, rest)) = h.args.split_first() {
         cmd.arg0(first).args(rest);
     }
-    cmd.env_clear().envs(h.env.iter().filter_map(|e| e.split_once('='))).stdin(Stdio::piped());
+    cmd.env_clear()
+        .envs(h.env.iter().filter_map(|e| e.split_once('=')))
+        .stdin(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| format!("cannot run: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine.
         let _ = stdin.write_all(state);
     }
-    let deadline = h.timeout.map(|t| Instant::now() + Duration::from_secs(u64::from(t)));
+    let deadline = h
+        .timeout
+        .map(|t| Instant::now() + Duration::from_secs(u64::from(t)));
     loop {
         match child.try_wait() {
             Ok(Some(st)) if st.success() => return Ok(()),
@@ -56,7 +65,12 @@ mod tests {
     use super::*;
 
     fn hook(args: &[&str], timeout: Option<u32>) -> Hook {
-        Hook { path: "/bin/sh".into(), args: args.iter().map(|s| s.to_string()).collect(), env: vec![], timeout }
+        Hook {
+            path: "/bin/sh".into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: vec![],
+            timeout,
+        }
     }
 
     #[test]
@@ -64,7 +78,12 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let out = t.path().join("out");
         let script = format!("cat > {}", out.display());
-        run_hooks("prestart", &[hook(&["sh", "-c", &script], None)], b"{\"id\":\"x\"}").unwrap();
+        run_hooks(
+            "prestart",
+            &[hook(&["sh", "-c", &script], None)],
+            b"{\"id\":\"x\"}",
+        )
+        .unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"id\":\"x\"}");
         let e = run_hooks("poststop", &[hook(&["sh", "-c", "exit 3"], None)], b"").unwrap_err();
         assert!(e.to_string().contains("poststop[0]"), "{e}");

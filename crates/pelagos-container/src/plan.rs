@@ -18,7 +18,11 @@ pub enum MountOp {
     /// Clone the host tree at `source`.
     Bind { source: CString, recursive: bool },
     /// A new file system with `fsconfig` parameters.
-    Fs { fstype: CString, source: Option<CString>, options: Vec<(CString, Option<CString>)> },
+    Fs {
+        fstype: CString,
+        source: Option<CString>,
+        options: Vec<(CString, Option<CString>)>,
+    },
     /// A tmpfs at the destination holding binds of the host cgroup dirs of this process
     /// (`(host dir, name below destination)`); a single bind on a pure v2 host (empty name).
     Cgroup { binds: Vec<(CString, CString)> },
@@ -133,25 +137,40 @@ pub struct PlanOptions {
 
 /// Build the init plan. Opens namespace paths and host `/proc` now, so a bad path fails
 /// here with its name, before anything is cloned.
-pub fn build(cfg: &ContainerConfig, sync: OwnedFd, opts: PlanOptions, last_cap: u32) -> Result<InitPlan> {
+pub fn build(
+    cfg: &ContainerConfig,
+    sync: OwnedFd,
+    opts: PlanOptions,
+    last_cap: u32,
+) -> Result<InitPlan> {
     let mut join = Vec::new();
     for (i, ns) in cfg.namespaces.iter().enumerate() {
         if let Some(p) = &ns.path {
             let fd = std::fs::File::open(p).map_err(|e| {
-                ContainerError::io(format!("linux.namespaces[{i}].path: open {}", p.display()), e)
+                ContainerError::io(
+                    format!("linux.namespaces[{i}].path: open {}", p.display()),
+                    e,
+                )
             })?;
             join.push((OwnedFd::from(fd), ns.kind.clone_flag() as i32, i as u32));
         }
     }
     let host_proc = open_host_proc()?;
-    let user_ns = cfg.namespace(NamespaceKind::User).is_some_and(|n| n.path.is_none());
+    let user_ns = cfg
+        .namespace(NamespaceKind::User)
+        .is_some_and(|n| n.path.is_none());
     let mut mounts = Vec::with_capacity(cfg.mounts.len());
     for m in &cfg.mounts {
         mounts.push(mount_plan(m)?);
     }
     let p = &cfg.process;
-    let env_path = p.env.iter().find_map(|e| e.strip_prefix("PATH=")).map(str::to_string);
-    let hooks_child = |list: &[pelagos_spec::Hook]| -> Vec<HookPlan> { list.iter().map(hook_plan).collect() };
+    let env_path = p
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .map(str::to_string);
+    let hooks_child =
+        |list: &[pelagos_spec::Hook]| -> Vec<HookPlan> { list.iter().map(hook_plan).collect() };
     let create_container_hooks = hooks_child(&cfg.hooks.create_container);
     let hooks_sync = !cfg.hooks.prestart.is_empty()
         || !cfg.hooks.create_runtime.is_empty()
@@ -171,17 +190,7 @@ pub fn build(cfg: &ContainerConfig, sync: OwnedFd, opts: PlanOptions, last_cap: 
         rootfs: cstr(&cfg.rootfs.to_string_lossy()),
         mounts,
         default_devices: true,
-        devices: cfg
-            .devices
-            .iter()
-            .map(|d| DevicePlan {
-                path: cstr(&d.path),
-                mode: d.kind | d.mode,
-                dev: libc::makedev(d.major as u32, d.minor as u32),
-                uid: d.uid,
-                gid: d.gid,
-            })
-            .collect(),
+        devices: device_plans(cfg),
         hooks_sync,
         create_container_hooks,
         start_container_hooks: hooks_child(&cfg.hooks.start_container),
@@ -190,8 +199,16 @@ pub fn build(cfg: &ContainerConfig, sync: OwnedFd, opts: PlanOptions, last_cap: 
         readonly_root: cfg.root_readonly,
         masked: cfg.masked_paths.iter().map(|s| cstr(s)).collect(),
         readonly: cfg.readonly_paths.iter().map(|s| cstr(s)).collect(),
-        sysctl: cfg.sysctl.iter().map(|(k, v)| (cstr(&format!("sys/{}", k.replace('.', "/"))), cstr(v))).collect(),
-        rlimits: p.rlimits.iter().map(|r| (r.resource, r.soft, r.hard)).collect(),
+        sysctl: cfg
+            .sysctl
+            .iter()
+            .map(|(k, v)| (cstr(&format!("sys/{}", k.replace('.', "/"))), cstr(v)))
+            .collect(),
+        rlimits: p
+            .rlimits
+            .iter()
+            .map(|r| (r.resource, r.soft, r.hard))
+            .collect(),
         oom_score_adj: p.oom_score_adj.map(|v| cstr(&v.to_string())),
         host_proc,
         cwd: cstr(&p.cwd),
@@ -203,9 +220,19 @@ pub fn build(cfg: &ContainerConfig, sync: OwnedFd, opts: PlanOptions, last_cap: 
         last_cap,
         no_new_privs: p.no_new_privileges,
         umask: p.umask.unwrap_or(0o022),
-        apparmor: if apparmor_enabled() { p.apparmor_profile.as_deref().map(|s| cstr(&format!("exec {s}"))) } else { None },
+        apparmor: if apparmor_enabled() {
+            p.apparmor_profile
+                .as_deref()
+                .map(|s| cstr(&format!("exec {s}")))
+        } else {
+            None
+        },
         preserve_fds: opts.preserve_fds,
-        terminal: if p.terminal { opts.terminal } else { TerminalPlan::None },
+        terminal: if p.terminal {
+            opts.terminal
+        } else {
+            TerminalPlan::None
+        },
         console_size: p.console_size,
         exec_candidates: exec_candidates(&p.args[0], env_path.as_deref()),
         argv: CStringArray::new(p.args.iter().map(|a| cstr(a)).collect()),
@@ -215,19 +242,35 @@ pub fn build(cfg: &ContainerConfig, sync: OwnedFd, opts: PlanOptions, last_cap: 
     })
 }
 
+fn device_plans(cfg: &ContainerConfig) -> Vec<DevicePlan> {
+    cfg.devices
+        .iter()
+        .map(|d| DevicePlan {
+            path: cstr(&d.path),
+            mode: d.kind | d.mode,
+            dev: libc::makedev(d.major as u32, d.minor as u32),
+            uid: d.uid,
+            gid: d.gid,
+        })
+        .collect()
+}
+
 fn open_host_proc() -> Result<OwnedFd> {
     let fd = pelagos_sys::fs::openat(None, c"/proc", libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| ContainerError::sys("open /proc", e))?;
     use std::os::fd::AsFd;
     match pelagos_sys::fs::fstatfs_type(fd.as_fd()) {
         Ok(pelagos_sys::fs::PROC_SUPER_MAGIC) => Ok(fd),
-        Ok(_) => Err(ContainerError::Other("/proc on the host is not procfs: refusing to use it".into())),
+        Ok(_) => Err(ContainerError::Other(
+            "/proc on the host is not procfs: refusing to use it".into(),
+        )),
         Err(e) => Err(ContainerError::sys("statfs /proc", e)),
     }
 }
 
 fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.starts_with('Y'))
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.starts_with('Y'))
 }
 
 /// The paths to try for `argv[0]`: itself if it has a `/`, else each `$PATH` entry.
@@ -251,7 +294,9 @@ fn hook_plan(h: &pelagos_spec::Hook) -> HookPlan {
         path: cstr(&h.path),
         argv: CStringArray::new(args),
         envp: CStringArray::new(h.env.iter().map(|e| cstr(e)).collect()),
-        timeout_ms: h.timeout.map_or(-1, |t| t.saturating_mul(1000).min(i32::MAX as u32) as i32),
+        timeout_ms: h
+            .timeout
+            .map_or(-1, |t| t.saturating_mul(1000).min(i32::MAX as u32) as i32),
     }
 }
 
@@ -260,19 +305,36 @@ fn mount_plan(m: &pelagos_spec::MountSpec) -> Result<MountPlan> {
         MountKind::Bind { recursive } => {
             let src = m.source.clone().unwrap_or_default();
             let is_dir = std::fs::metadata(&src)
-                .map_err(|e| ContainerError::io(format!("bind mount source {src} for {}", m.destination), e))?
+                .map_err(|e| {
+                    ContainerError::io(format!("bind mount source {src} for {}", m.destination), e)
+                })?
                 .is_dir();
-            (MountOp::Bind { source: cstr(&src), recursive: *recursive }, !is_dir)
+            (
+                MountOp::Bind {
+                    source: cstr(&src),
+                    recursive: *recursive,
+                },
+                !is_dir,
+            )
         }
         MountKind::Fs { fstype } => (
             MountOp::Fs {
                 fstype: cstr(fstype),
                 source: m.source.as_deref().filter(|s| !s.is_empty()).map(cstr),
-                options: m.data.iter().map(|o| (cstr(&o.key), o.value.as_deref().map(cstr))).collect(),
+                options: m
+                    .data
+                    .iter()
+                    .map(|o| (cstr(&o.key), o.value.as_deref().map(cstr)))
+                    .collect(),
             },
             false,
         ),
-        MountKind::Cgroup => (MountOp::Cgroup { binds: cgroup_binds(Path::new("/proc/self")) }, false),
+        MountKind::Cgroup => (
+            MountOp::Cgroup {
+                binds: cgroup_binds(Path::new("/proc/self")),
+            },
+            false,
+        ),
     };
     Ok(MountPlan {
         dest: cstr(&m.destination),
@@ -300,7 +362,9 @@ fn cgroup_binds(proc_self: &Path) -> Vec<(CString, CString)> {
 pub fn cgroup_binds_from(mountinfo: &str, cgroups: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for line in mountinfo.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
         let pre: Vec<&str> = pre.split(' ').collect();
         let post: Vec<&str> = post.split(' ').collect();
         if pre.len() < 5 || post.len() < 3 {
@@ -318,18 +382,30 @@ pub fn cgroup_binds_from(mountinfo: &str, cgroups: &str) -> Vec<(String, String)
                     let mut parts = l.splitn(3, ':');
                     let (_, list, path) = (parts.next()?, parts.next()?, parts.next()?);
                     let names: Vec<&str> = list.split(',').collect();
-                    let matches = ctrls.iter().all(|c| names.contains(c) || names.contains(&c.trim_start_matches("name=")))
-                        && names.iter().all(|n| ctrls.contains(n));
+                    let matches = ctrls.iter().all(|c| {
+                        names.contains(c) || names.contains(&c.trim_start_matches("name="))
+                    }) && names.iter().all(|n| ctrls.contains(n));
                     matches.then_some(path)
                 })
             }
             _ => None,
         };
         let Some(own) = own else { continue };
-        let rel = own.strip_prefix(root).unwrap_or(own).trim_start_matches('/');
-        let host = if rel.is_empty() { mount_point.to_string() } else { format!("{mount_point}/{rel}") };
+        let rel = own
+            .strip_prefix(root)
+            .unwrap_or(own)
+            .trim_start_matches('/');
+        let host = if rel.is_empty() {
+            mount_point.to_string()
+        } else {
+            format!("{mount_point}/{rel}")
+        };
         let name = mount_point.rsplit('/').next().unwrap_or("").to_string();
-        let name = if mount_point == "/sys/fs/cgroup" { String::new() } else { name };
+        let name = if mount_point == "/sys/fs/cgroup" {
+            String::new()
+        } else {
+            name
+        };
         out.push((host, name));
     }
     out
@@ -357,12 +433,21 @@ mod tests {
         assert_eq!(
             b,
             vec![
-                ("/sys/fs/cgroup/memory/a/b".to_string(), "memory".to_string()),
-                ("/sys/fs/cgroup/unified/u".to_string(), "unified".to_string()),
+                (
+                    "/sys/fs/cgroup/memory/a/b".to_string(),
+                    "memory".to_string()
+                ),
+                (
+                    "/sys/fs/cgroup/unified/u".to_string(),
+                    "unified".to_string()
+                ),
                 ("/sys/fs/cgroup/systemd".to_string(), "systemd".to_string()),
             ]
         );
-        let v2 = cgroup_binds_from("40 1 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "0::/x\n");
+        let v2 = cgroup_binds_from(
+            "40 1 0:30 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
+            "0::/x\n",
+        );
         assert_eq!(v2, vec![("/sys/fs/cgroup/x".to_string(), String::new())]);
     }
 }

@@ -50,7 +50,13 @@ pub const MSG_LEN: usize = 20;
 impl Msg {
     /// A record with no error fields.
     pub const fn simple(kind: Kind) -> Self {
-        Msg { kind, step: 0, errno: 0, index: 0, detail: 0 }
+        Msg {
+            kind,
+            step: 0,
+            errno: 0,
+            index: 0,
+            detail: 0,
+        }
     }
 
     /// Encode into a fixed buffer (no allocation).
@@ -78,7 +84,13 @@ impl Msg {
             5 => Kind::Pty,
             _ => return None,
         };
-        Some(Msg { kind, step: u(4), errno: u(8) as i32, index: u(12), detail: u(16) as i32 })
+        Some(Msg {
+            kind,
+            step: u(4),
+            errno: u(8) as i32,
+            index: u(12),
+            detail: u(16) as i32,
+        })
     }
 }
 
@@ -88,7 +100,13 @@ mod tests {
 
     #[test]
     fn roundtrip() {
-        let m = Msg { kind: Kind::Error, step: 7, errno: 13, index: 2, detail: -1 };
+        let m = Msg {
+            kind: Kind::Error,
+            step: 7,
+            errno: 13,
+            index: 2,
+            detail: -1,
+        };
         assert_eq!(Msg::decode(&m.encode()), Some(m));
         assert_eq!(Msg::decode(&[9, 0, 0, 0]), None);
         let mut bad = m.encode();

@@ -35,7 +35,8 @@ pub fn spawn(
     opts: PlanOptions,
     on_hooks: &mut dyn FnMut(i32) -> Result<Vec<u8>>,
 ) -> Result<Spawned> {
-    let (parent_end, child_end) = socket::seqpacket_pair().map_err(|e| ContainerError::sys("socketpair", e))?;
+    let (parent_end, child_end) =
+        socket::seqpacket_pair().map_err(|e| ContainerError::sys("socketpair", e))?;
     let mut plan = plan::build(cfg, child_end, opts, last_cap())?;
     let flags = cfg
         .namespaces
@@ -50,7 +51,12 @@ pub fn spawn(
         Forked::Parent { pid, pidfd } => (pid, pidfd),
     };
     drop(plan);
-    let mut spawned = Spawned { pid, pidfd, sync: parent_end, pty: None };
+    let mut spawned = Spawned {
+        pid,
+        pidfd,
+        sync: parent_end,
+        pty: None,
+    };
     match serve(cfg, &mut spawned, on_hooks) {
         Ok(()) => Ok(spawned),
         Err(e) => {
@@ -64,29 +70,41 @@ pub fn spawn(
 fn clone_error(flags: u64, e: Errno) -> ContainerError {
     let hint = match e.0 {
         libc::EPERM => " (creating namespaces needs root, or a user namespace in linux.namespaces)",
-        libc::EINVAL if flags & libc::CLONE_NEWUSER as u64 != 0 => " (the kernel refused this namespace combination)",
+        libc::EINVAL if flags & libc::CLONE_NEWUSER as u64 != 0 => {
+            " (the kernel refused this namespace combination)"
+        }
         libc::ENOSPC | libc::EUSERS => " (a namespace limit in /proc/sys/user was reached)",
         _ => "",
     };
     ContainerError::sys(format!("clone the container init{hint}"), e)
 }
 
-fn serve(cfg: &ContainerConfig, s: &mut Spawned, on_hooks: &mut dyn FnMut(i32) -> Result<Vec<u8>>) -> Result<()> {
-    if cfg.namespace(NamespaceKind::User).is_some_and(|n| n.path.is_none()) {
+fn serve(
+    cfg: &ContainerConfig,
+    s: &mut Spawned,
+    on_hooks: &mut dyn FnMut(i32) -> Result<Vec<u8>>,
+) -> Result<()> {
+    if cfg
+        .namespace(NamespaceKind::User)
+        .is_some_and(|n| n.path.is_none())
+    {
         write_id_maps(s.pid, &cfg.uid_mappings, &cfg.gid_mappings)?;
         send(s, Kind::Continue, &[])?;
     }
     let mut buf = [0u8; 256];
     loop {
-        let (n, fd) = socket::recv(s.sync.as_fd(), &mut buf).map_err(|e| ContainerError::sys("read from container init", e))?;
+        let (n, fd) = socket::recv(s.sync.as_fd(), &mut buf)
+            .map_err(|e| ContainerError::sys("read from container init", e))?;
         if n == 0 {
-            let st = p::waitpid(s.pid).map_err(|e| ContainerError::sys("wait for container init", e))?;
+            let st =
+                p::waitpid(s.pid).map_err(|e| ContainerError::sys("wait for container init", e))?;
             return Err(ContainerError::Other(format!(
                 "container init exited during setup without reporting why (exit status {})",
                 st.code()
             )));
         }
-        let msg = Msg::decode(&buf[..n]).ok_or_else(|| ContainerError::Other("malformed message from container init".into()))?;
+        let msg = Msg::decode(&buf[..n])
+            .ok_or_else(|| ContainerError::Other("malformed message from container init".into()))?;
         match msg.kind {
             Kind::Hooks => {
                 let state = on_hooks(s.pid)?;
@@ -98,7 +116,11 @@ fn serve(cfg: &ContainerConfig, s: &mut Spawned, on_hooks: &mut dyn FnMut(i32) -
                 let _ = p::waitpid(s.pid);
                 return Err(describe(cfg, &msg));
             }
-            Kind::Continue => return Err(ContainerError::Other("unexpected message from container init".into())),
+            Kind::Continue => {
+                return Err(ContainerError::Other(
+                    "unexpected message from container init".into(),
+                ))
+            }
         }
     }
 }
@@ -107,16 +129,21 @@ fn send(s: &Spawned, kind: Kind, payload: &[u8]) -> Result<()> {
     let mut data = Vec::with_capacity(MSG_LEN + payload.len());
     data.extend_from_slice(&Msg::simple(kind).encode());
     data.extend_from_slice(payload);
-    socket::send(s.sync.as_fd(), &data, None).map_err(|e| ContainerError::sys("write to container init", e))
+    socket::send(s.sync.as_fd(), &data, None)
+        .map_err(|e| ContainerError::sys("write to container init", e))
 }
 
 fn write_id_maps(pid: i32, uids: &[IdMap], gids: &[IdMap]) -> Result<()> {
     let text = |maps: &[IdMap]| -> String {
-        maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect()
+        maps.iter()
+            .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+            .collect()
     };
     for (file, maps) in [("uid_map", uids), ("gid_map", gids)] {
         let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, text(maps)).map_err(|e| ContainerError::io(format!("write {path} (linux.{}Mappings)", &file[..3]), e))?;
+        std::fs::write(&path, text(maps)).map_err(|e| {
+            ContainerError::io(format!("write {path} (linux.{}Mappings)", &file[..3]), e)
+        })?;
     }
     Ok(())
 }
@@ -124,13 +151,16 @@ fn write_id_maps(pid: i32, uids: &[IdMap], gids: &[IdMap]) -> Result<()> {
 /// Wait for the init to exec (EOF on the sync socket) or report an exec failure.
 pub fn wait_exec(cfg: &ContainerConfig, s: &Spawned) -> Result<()> {
     let mut buf = [0u8; 64];
-    let (n, _) = socket::recv(s.sync.as_fd(), &mut buf).map_err(|e| ContainerError::sys("read from container init", e))?;
+    let (n, _) = socket::recv(s.sync.as_fd(), &mut buf)
+        .map_err(|e| ContainerError::sys("read from container init", e))?;
     if n == 0 {
         return Ok(());
     }
     match Msg::decode(&buf[..n]) {
         Some(m) if m.kind == Kind::Error => Err(describe(cfg, &m)),
-        _ => Err(ContainerError::Other("malformed message from container init".into())),
+        _ => Err(ContainerError::Other(
+            "malformed message from container init".into(),
+        )),
     }
 }
 
@@ -143,35 +173,41 @@ pub fn describe(cfg: &ContainerConfig, m: &Msg) -> ContainerError {
         Some(Step::JoinNamespaces) => cfg
             .namespaces
             .get(i)
-            .map(|n| format!("join {} namespace {}", n.kind.oci_name(), n.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()))
+            .map(|n| {
+                format!(
+                    "join {} namespace {}",
+                    n.kind.oci_name(),
+                    n.path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                )
+            })
             .unwrap_or_else(|| "join namespace".into()),
-        Some(Step::Hostname) if i == 0 => format!("set hostname {:?}", cfg.hostname.clone().unwrap_or_default()),
-        Some(Step::Hostname) => format!("set domainname {:?}", cfg.domainname.clone().unwrap_or_default()),
+        Some(Step::Hostname) if i == 0 => format!(
+            "set hostname {:?}",
+            cfg.hostname.clone().unwrap_or_default()
+        ),
+        Some(Step::Hostname) => format!(
+            "set domainname {:?}",
+            cfg.domainname.clone().unwrap_or_default()
+        ),
         Some(Step::OomScoreAdj) => {
-            format!("set oom_score_adj to {} (lowering it needs CAP_SYS_RESOURCE)", cfg.process.oom_score_adj.unwrap_or(0))
+            format!(
+                "set oom_score_adj to {} (lowering it needs CAP_SYS_RESOURCE)",
+                cfg.process.oom_score_adj.unwrap_or(0)
+            )
         }
         Some(Step::PrepareRoot) if i == 0 => "make / a slave mount".into(),
         Some(Step::PrepareRoot) => format!("bind mount rootfs {}", cfg.rootfs.display()),
-        Some(Step::Mounts) => cfg.mounts.get(i).map_or_else(
-            || "mount".into(),
-            |mt| {
-                let kind = match &mt.kind {
-                    pelagos_spec::MountKind::Bind { .. } => "bind".to_string(),
-                    pelagos_spec::MountKind::Fs { fstype } => fstype.clone(),
-                    pelagos_spec::MountKind::Cgroup => "cgroup".to_string(),
-                };
-                format!(
-                    "mounts[{i}]: mount {kind} {} on {}{}",
-                    mt.source.clone().unwrap_or_default(),
-                    cfg.rootfs.display(),
-                    mt.destination
-                )
-            },
-        ),
+        Some(Step::Mounts) => describe_mount(cfg, i),
         Some(Step::Devices) if i >= 1100 => "create /dev link".into(),
         Some(Step::Devices) if i >= 1000 => "create default device in /dev".into(),
         Some(Step::Devices) => {
-            format!("linux.devices[{i}]: create {}", cfg.devices.get(i).map(|d| d.path.as_str()).unwrap_or(""))
+            format!(
+                "linux.devices[{i}]: create {}",
+                cfg.devices.get(i).map(|d| d.path.as_str()).unwrap_or("")
+            )
         }
         Some(Step::CreateHooks) | Some(Step::StartHooks) => {
             let (kind, list) = if step == Some(Step::CreateHooks) {
@@ -179,23 +215,34 @@ pub fn describe(cfg: &ContainerConfig, m: &Msg) -> ContainerError {
             } else {
                 ("startContainer", &cfg.hooks.start_container)
             };
-            return hook_error(kind, i, list.get(i).map(|h| h.path.as_str()).unwrap_or(""), errno, m.detail);
+            return hook_error(
+                kind,
+                i,
+                list.get(i).map(|h| h.path.as_str()).unwrap_or(""),
+                errno,
+                m.detail,
+            );
         }
         Some(Step::PivotRoot) => format!("pivot_root into {}", cfg.rootfs.display()),
         Some(Step::RootPropagation) => "set linux.rootfsPropagation on /".into(),
-        Some(Step::Sysctl) => cfg
-            .sysctl
-            .get(i)
-            .map_or_else(|| "open /proc in the container for linux.sysctl".into(), |(k, v)| format!("sysctl {k}={v}")),
-        Some(Step::MaskPaths) => cfg
-            .masked_paths
-            .get(i)
-            .map_or_else(|| "check /dev/null in the container".into(), |p| format!("mask path {p}")),
-        Some(Step::ReadonlyPaths) => format!("make {} read-only", cfg.readonly_paths.get(i).map(String::as_str).unwrap_or("")),
+        Some(Step::Sysctl) => cfg.sysctl.get(i).map_or_else(
+            || "open /proc in the container for linux.sysctl".into(),
+            |(k, v)| format!("sysctl {k}={v}"),
+        ),
+        Some(Step::MaskPaths) => cfg.masked_paths.get(i).map_or_else(
+            || "check /dev/null in the container".into(),
+            |p| format!("mask path {p}"),
+        ),
+        Some(Step::ReadonlyPaths) => format!(
+            "make {} read-only",
+            cfg.readonly_paths.get(i).map(String::as_str).unwrap_or("")
+        ),
         Some(Step::ReadonlyRoot) => "make the root file system read-only".into(),
         Some(Step::Rlimits) => return rlimit_error(cfg, i, errno),
         Some(Step::Terminal) => "set up the container terminal (is /dev/pts mounted?)".into(),
-        Some(Step::Cwd) => format!("create or enter working directory {}", cfg.process.cwd),
+        Some(Step::Cwd) | Some(Step::CreateCwd) => {
+            format!("create or enter working directory {}", cfg.process.cwd)
+        }
         Some(Step::Apparmor) => "apply the AppArmor profile".into(),
         Some(Step::Identity) => match i {
             0 => format!("setgroups {:?}", cfg.process.additional_gids),
@@ -203,9 +250,13 @@ pub fn describe(cfg: &ContainerConfig, m: &Msg) -> ContainerError {
             2 => format!("setuid {}", cfg.process.uid),
             n => format!("drop capability {n} from the bounding set"),
         },
-        Some(Step::Capabilities) => "set process capabilities (inheritable must be within bounding)".into(),
+        Some(Step::Capabilities) => {
+            "set process capabilities (inheritable must be within bounding)".into()
+        }
         Some(Step::NoNewPrivs) => "set no_new_privs".into(),
-        Some(Step::FindExecutable) | Some(Step::Exec) => return exec_error(&cfg.process.args[0], errno),
+        Some(Step::FindExecutable) | Some(Step::Exec) => {
+            return exec_error(&cfg.process.args[0], errno)
+        }
         Some(Step::Seccomp) => "load the seccomp filter".into(),
         Some(s) => format!("{s:?}"),
         None => format!("container init step {}", m.step),
@@ -213,17 +264,45 @@ pub fn describe(cfg: &ContainerConfig, m: &Msg) -> ContainerError {
     ContainerError::Init { what, errno }
 }
 
+fn describe_mount(cfg: &ContainerConfig, i: usize) -> String {
+    let Some(mt) = cfg.mounts.get(i) else {
+        return "mount".into();
+    };
+    let kind = match &mt.kind {
+        pelagos_spec::MountKind::Bind { .. } => "bind",
+        pelagos_spec::MountKind::Fs { fstype } => fstype.as_str(),
+        pelagos_spec::MountKind::Cgroup => "cgroup",
+    };
+    format!(
+        "mounts[{i}]: mount {kind} {} on {}{}",
+        mt.source.clone().unwrap_or_default(),
+        cfg.rootfs.display(),
+        mt.destination
+    )
+}
+
 /// `exec: "foo": executable file not found in $PATH` in runc's words.
 pub fn exec_error(arg0: &str, errno: Errno) -> ContainerError {
     if errno.0 == libc::ENOENT {
-        ContainerError::Other(format!("exec: {arg0:?}: executable file not found in $PATH"))
+        ContainerError::Other(format!(
+            "exec: {arg0:?}: executable file not found in $PATH"
+        ))
     } else {
-        ContainerError::Init { what: format!("exec {arg0:?}"), errno }
+        ContainerError::Init {
+            what: format!("exec {arg0:?}"),
+            errno,
+        }
     }
 }
 
 /// A hook run by the init failed (exit status in `detail`, or an errno such as ETIMEDOUT).
-pub fn hook_error(kind: &'static str, index: usize, path: &str, errno: Errno, detail: i32) -> ContainerError {
+pub fn hook_error(
+    kind: &'static str,
+    index: usize,
+    path: &str,
+    errno: Errno,
+    detail: i32,
+) -> ContainerError {
     let message = if errno.0 == libc::ETIMEDOUT {
         "timed out".to_string()
     } else if errno.0 != 0 {
@@ -231,14 +310,25 @@ pub fn hook_error(kind: &'static str, index: usize, path: &str, errno: Errno, de
     } else {
         format!("exited with status {detail}")
     };
-    ContainerError::Hook { kind, index, path: path.to_string(), message }
+    ContainerError::Hook {
+        kind,
+        index,
+        path: path.to_string(),
+        message,
+    }
 }
 
 fn rlimit_error(cfg: &ContainerConfig, i: usize, errno: Errno) -> ContainerError {
     let Some(r) = cfg.process.rlimits.get(i) else {
-        return ContainerError::Init { what: "setrlimit".into(), errno };
+        return ContainerError::Init {
+            what: "setrlimit".into(),
+            errno,
+        };
     };
-    let mut what = format!("process.rlimits[{i}]: set {} to soft={} hard={}", r.name, r.soft, r.hard);
+    let mut what = format!(
+        "process.rlimits[{i}]: set {} to soft={} hard={}",
+        r.name, r.soft, r.hard
+    );
     if errno.0 == libc::EPERM {
         what.push_str(&format!(
             " (raising a hard limit above the runtime's own needs CAP_SYS_RESOURCE, which this process lacks: lower \"hard\" to at most the host's current hard limit{})",
@@ -249,10 +339,24 @@ fn rlimit_error(cfg: &ContainerConfig, i: usize, errno: Errno) -> ContainerError
 }
 
 fn current_hard(resource: i32) -> Option<u64> {
-    let names = ["Max cpu time", "Max file size", "Max data size", "Max stack size", "Max core file size",
-        "Max resident set", "Max processes", "Max open files", "Max locked memory", "Max address space",
-        "Max file locks", "Max pending signals", "Max msgqueue size", "Max nice priority", "Max realtime priority",
-        "Max realtime timeout"];
+    let names = [
+        "Max cpu time",
+        "Max file size",
+        "Max data size",
+        "Max stack size",
+        "Max core file size",
+        "Max resident set",
+        "Max processes",
+        "Max open files",
+        "Max locked memory",
+        "Max address space",
+        "Max file locks",
+        "Max pending signals",
+        "Max msgqueue size",
+        "Max nice priority",
+        "Max realtime priority",
+        "Max realtime timeout",
+    ];
     let want = names.get(resource as usize)?;
     let text = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = text.lines().find(|l| l.starts_with(want))?;

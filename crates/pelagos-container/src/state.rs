@@ -37,7 +37,9 @@ pub fn validate_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 1024
         && id.as_bytes()[0].is_ascii_alphanumeric()
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     if ok {
         Ok(())
     } else {
@@ -68,18 +70,26 @@ impl StateStore {
             .recursive(true)
             .mode(0o700)
             .create(&self.root)
-            .map_err(|e| ContainerError::io(format!("create state root {}", self.root.display()), e))?;
+            .map_err(|e| {
+                ContainerError::io(format!("create state root {}", self.root.display()), e)
+            })?;
         let dir = self.dir(id);
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(ContainerError::Exists(id.to_string())),
-            Err(e) => Err(ContainerError::io(format!("create state dir {}", dir.display()), e)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(ContainerError::Exists(id.to_string()))
+            }
+            Err(e) => Err(ContainerError::io(
+                format!("create state dir {}", dir.display()),
+                e,
+            )),
         }
     }
 
     /// Save a container's state (temp file, fsync, rename).
     pub fn save(&self, id: &str, st: &ContainerState) -> Result<()> {
-        let data = serde_json::to_vec(st).map_err(|e| ContainerError::Other(format!("encode state of {id}: {e}")))?;
+        let data = serde_json::to_vec(st)
+            .map_err(|e| ContainerError::Other(format!("encode state of {id}: {e}")))?;
         write_atomic(&self.dir(id).join("state.json"), &data)
     }
 
@@ -89,10 +99,14 @@ impl StateStore {
         let path = self.dir(id).join("state.json");
         let data = match std::fs::read(&path) {
             Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ContainerError::NotFound(id.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ContainerError::NotFound(id.to_string()))
+            }
             Err(e) => return Err(ContainerError::io(format!("read {}", path.display()), e)),
         };
-        serde_json::from_slice(&data).map_err(|e| ContainerError::Other(format!("corrupt state file {}: {e}", path.display())))
+        serde_json::from_slice(&data).map_err(|e| {
+            ContainerError::Other(format!("corrupt state file {}: {e}", path.display()))
+        })
     }
 
     /// Remove the state directory of `id`.
@@ -101,7 +115,10 @@ impl StateStore {
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ContainerError::io(format!("remove state dir {}", dir.display()), e)),
+            Err(e) => Err(ContainerError::io(
+                format!("remove state dir {}", dir.display()),
+                e,
+            )),
         }
     }
 
@@ -110,7 +127,12 @@ impl StateStore {
         let rd = match std::fs::read_dir(&self.root) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(ContainerError::io(format!("read state root {}", self.root.display()), e)),
+            Err(e) => {
+                return Err(ContainerError::io(
+                    format!("read state root {}", self.root.display()),
+                    e,
+                ))
+            }
         };
         let mut ids: Vec<String> = rd
             .filter_map(|e| e.ok())
@@ -125,9 +147,17 @@ impl StateStore {
 /// Write `data` to `path` atomically: a temp file in the same dir, fsync, rename.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp-{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("f"), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("f"),
+        std::process::id()
+    ));
     let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)

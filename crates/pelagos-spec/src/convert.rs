@@ -14,28 +14,99 @@ use std::path::{Path, PathBuf};
 /// the running kernel knows (`/proc/sys/kernel/cap_last_cap`).
 pub fn load_bundle(bundle: &Path, last_cap: u32) -> Result<ContainerConfig, SpecError> {
     let path = bundle.join("config.json");
-    let bytes = std::fs::read(&path).map_err(|source| SpecError::Read { path: path.display().to_string(), source })?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| SpecError::Parse {
+    let bytes = std::fs::read(&path).map_err(|source| SpecError::Read {
         path: path.display().to_string(),
-        field: format!("line {} column {}", e.line(), e.column()),
-        message: e.to_string(),
+        source,
     })?;
-    let cfg = from_oci_value(value, bundle, last_cap).map_err(|e| match e {
-        SpecError::Parse { field, message, .. } => SpecError::Parse { path: path.display().to_string(), field, message },
+    let cfg = from_oci_bytes(&bytes, bundle, last_cap).map_err(|e| match e {
+        SpecError::Parse { field, message, .. } => SpecError::Parse {
+            path: path.display().to_string(),
+            field,
+            message,
+        },
         other => other,
     })?;
     if !cfg.rootfs.is_dir() {
         return Err(SpecError::invalid(
             "root.path",
-            format!("{} is not a directory: create the root file system there or fix root.path", cfg.rootfs.display()),
+            format!(
+                "{} is not a directory: create the root file system there or fix root.path",
+                cfg.rootfs.display()
+            ),
         ));
     }
     Ok(cfg)
 }
 
+/// Lists of capability names, read on their own so unknown names can be skipped.
+#[derive(serde::Deserialize)]
+struct CapsOnly {
+    process: Option<ProcessCaps>,
+}
+
+#[derive(serde::Deserialize)]
+struct ProcessCaps {
+    capabilities: Option<std::collections::BTreeMap<String, Option<Vec<String>>>>,
+}
+
+/// Validate `config.json` bytes. The common case parses straight into the OCI types; a
+/// config naming capabilities this build does not know goes through [`from_oci_value`],
+/// which skips them with a warning.
+pub fn from_oci_bytes(
+    bytes: &[u8],
+    bundle: &Path,
+    last_cap: u32,
+) -> Result<ContainerConfig, SpecError> {
+    let parse_err = |e: serde_json::Error| SpecError::Parse {
+        path: "config.json".into(),
+        field: format!("line {} column {}", e.line(), e.column()),
+        message: e.to_string(),
+    };
+    let caps: CapsOnly = serde_json::from_slice(bytes).map_err(parse_err)?;
+    let lists = caps
+        .process
+        .and_then(|p| p.capabilities)
+        .unwrap_or_default();
+    let all_known = lists
+        .values()
+        .flatten()
+        .flatten()
+        .all(|n| crate::caps::cap_number(n).is_some_and(|b| b <= last_cap));
+    if !all_known {
+        let value: Value = serde_json::from_slice(bytes).map_err(parse_err)?;
+        return from_oci_value(value, bundle, last_cap);
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| SpecError::Parse {
+        path: "config.json".into(),
+        field: e.path().to_string(),
+        message: e.inner().to_string(),
+    })?;
+    let mut skipped = Vec::new();
+    let mut mask = |name: &str| {
+        mask_of(
+            lists.get(name).cloned().flatten().as_deref().unwrap_or(&[]),
+            last_cap,
+            &mut skipped,
+        )
+    };
+    let caps = CapSets {
+        bounding: mask("bounding"),
+        effective: mask("effective"),
+        permitted: mask("permitted"),
+        inheritable: mask("inheritable"),
+        ambient: mask("ambient"),
+    };
+    from_spec(spec, caps, Vec::new(), bundle)
+}
+
 /// Validate an already parsed `config.json` for the bundle at `bundle` (made absolute by
 /// the caller or here against the current directory).
-pub fn from_oci_value(mut value: Value, bundle: &Path, last_cap: u32) -> Result<ContainerConfig, SpecError> {
+pub fn from_oci_value(
+    mut value: Value,
+    bundle: &Path,
+    last_cap: u32,
+) -> Result<ContainerConfig, SpecError> {
     let mut warnings = Vec::new();
     let caps = take_caps(&mut value, last_cap, &mut warnings)?;
     let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| SpecError::Parse {
@@ -43,10 +114,21 @@ pub fn from_oci_value(mut value: Value, bundle: &Path, last_cap: u32) -> Result<
         field: e.path().to_string(),
         message: e.inner().to_string(),
     })?;
+    from_spec(spec, caps, warnings, bundle)
+}
+
+fn from_spec(
+    spec: Spec,
+    caps: CapSets,
+    warnings: Vec<String>,
+    bundle: &Path,
+) -> Result<ContainerConfig, SpecError> {
     let bundle = if bundle.is_absolute() {
         bundle.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(bundle)).unwrap_or_else(|_| bundle.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(bundle))
+            .unwrap_or_else(|_| bundle.to_path_buf())
     };
     let mut cfg = ContainerConfig {
         oci_version: spec.version().clone(),
@@ -55,7 +137,10 @@ pub fn from_oci_value(mut value: Value, bundle: &Path, last_cap: u32) -> Result<
         ..Default::default()
     };
     if !spec.version().starts_with("1.") {
-        return Err(SpecError::invalid("ociVersion", format!("{:?} is not a 1.x runtime spec version", spec.version())));
+        return Err(SpecError::invalid(
+            "ociVersion",
+            format!("{:?} is not a 1.x runtime spec version", spec.version()),
+        ));
     }
     convert_root(&spec, &bundle, &mut cfg)?;
     convert_process(&spec, caps, &mut cfg)?;
@@ -70,8 +155,14 @@ pub fn from_oci_value(mut value: Value, bundle: &Path, last_cap: u32) -> Result<
         convert_linux(linux, &mut cfg)?;
     }
     check_sysctl_namespaces(&cfg)?;
-    if cfg.hostname.is_some() && !creates(&cfg, NamespaceKind::Uts) && cfg.namespace(NamespaceKind::Uts).is_none() {
-        return Err(SpecError::invalid("hostname", "setting a hostname needs a uts namespace in linux.namespaces"));
+    if cfg.hostname.is_some()
+        && !creates(&cfg, NamespaceKind::Uts)
+        && cfg.namespace(NamespaceKind::Uts).is_none()
+    {
+        return Err(SpecError::invalid(
+            "hostname",
+            "setting a hostname needs a uts namespace in linux.namespaces",
+        ));
     }
     Ok(cfg)
 }
@@ -82,29 +173,44 @@ fn creates(cfg: &ContainerConfig, kind: NamespaceKind) -> bool {
 
 /// Pull `process.capabilities` out of the JSON before typed parsing, so that names this
 /// build does not know are skipped with a warning (as runc does) instead of failing.
-fn take_caps(value: &mut Value, last_cap: u32, warnings: &mut Vec<String>) -> Result<CapSets, SpecError> {
+fn take_caps(
+    value: &mut Value,
+    last_cap: u32,
+    warnings: &mut Vec<String>,
+) -> Result<CapSets, SpecError> {
     let Some(caps) = value.pointer_mut("/process/capabilities").map(Value::take) else {
         return Ok(CapSets::default());
     };
     if caps.is_null() {
         return Ok(CapSets::default());
     }
-    let obj = caps
-        .as_object()
-        .ok_or_else(|| SpecError::invalid("process.capabilities", "must be an object of capability lists"))?;
+    let obj = caps.as_object().ok_or_else(|| {
+        SpecError::invalid(
+            "process.capabilities",
+            "must be an object of capability lists",
+        )
+    })?;
     let mut skipped = Vec::new();
     let mut set = |name: &str| -> Result<u64, SpecError> {
-        let Some(list) = obj.get(name) else { return Ok(0) };
+        let Some(list) = obj.get(name) else {
+            return Ok(0);
+        };
         if list.is_null() {
             return Ok(0);
         }
-        let arr = list
-            .as_array()
-            .ok_or_else(|| SpecError::invalid(format!("process.capabilities.{name}"), "must be a list of names"))?;
+        let arr = list.as_array().ok_or_else(|| {
+            SpecError::invalid(
+                format!("process.capabilities.{name}"),
+                "must be a list of names",
+            )
+        })?;
         let mut names = Vec::with_capacity(arr.len());
         for (i, v) in arr.iter().enumerate() {
             let s = v.as_str().ok_or_else(|| {
-                SpecError::invalid(format!("process.capabilities.{name}[{i}]"), format!("{v} is not a string"))
+                SpecError::invalid(
+                    format!("process.capabilities.{name}[{i}]"),
+                    format!("{v} is not a string"),
+                )
             })?;
             names.push(s.to_string());
         }
@@ -118,7 +224,9 @@ fn take_caps(value: &mut Value, last_cap: u32, warnings: &mut Vec<String>) -> Re
         ambient: set("ambient")?,
     };
     for s in skipped {
-        warnings.push(format!("process.capabilities: {s} is unknown to this kernel or runtime, skipped"));
+        warnings.push(format!(
+            "process.capabilities: {s} is unknown to this kernel or runtime, skipped"
+        ));
     }
     if let Some(obj) = value.pointer_mut("/process").and_then(Value::as_object_mut) {
         obj.remove("capabilities");
@@ -127,9 +235,14 @@ fn take_caps(value: &mut Value, last_cap: u32, warnings: &mut Vec<String>) -> Re
 }
 
 fn convert_root(spec: &Spec, bundle: &Path, cfg: &mut ContainerConfig) -> Result<(), SpecError> {
-    let root = spec.root().as_ref().ok_or_else(|| SpecError::invalid("root", "missing: the bundle needs a root.path"))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| SpecError::invalid("root", "missing: the bundle needs a root.path"))?;
     let p = root.path();
-    let s = p.to_str().ok_or_else(|| SpecError::invalid("root.path", "not valid UTF-8"))?;
+    let s = p
+        .to_str()
+        .ok_or_else(|| SpecError::invalid("root.path", "not valid UTF-8"))?;
     if s.is_empty() {
         return Err(SpecError::invalid("root.path", "must not be empty"));
     }
@@ -137,7 +250,10 @@ fn convert_root(spec: &Spec, bundle: &Path, cfg: &mut ContainerConfig) -> Result
         PathBuf::from(clean_absolute(s).unwrap_or_else(|| s.to_string()))
     } else {
         if relative_escapes(s) {
-            return Err(SpecError::invalid("root.path", format!("{s:?} escapes the bundle directory")));
+            return Err(SpecError::invalid(
+                "root.path",
+                format!("{s:?} escapes the bundle directory"),
+            ));
         }
         let joined = bundle.join(p);
         PathBuf::from(clean_absolute(&joined.to_string_lossy()).unwrap_or_default())
@@ -147,41 +263,76 @@ fn convert_root(spec: &Spec, bundle: &Path, cfg: &mut ContainerConfig) -> Result
 }
 
 fn convert_process(spec: &Spec, caps: CapSets, cfg: &mut ContainerConfig) -> Result<(), SpecError> {
-    let proc_ = spec.process().as_ref().ok_or_else(|| SpecError::invalid("process", "missing"))?;
+    let proc_ = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| SpecError::invalid("process", "missing"))?;
     let args = proc_.args().clone().unwrap_or_default();
     if args.is_empty() || args[0].is_empty() {
-        return Err(SpecError::invalid("process.args", "must not be empty: name the program to run"));
+        return Err(SpecError::invalid(
+            "process.args",
+            "must not be empty: name the program to run",
+        ));
     }
     for (i, a) in args.iter().enumerate() {
         if a.contains('\0') {
-            return Err(SpecError::invalid(format!("process.args[{i}]"), "contains a NUL byte"));
+            return Err(SpecError::invalid(
+                format!("process.args[{i}]"),
+                "contains a NUL byte",
+            ));
         }
     }
     let env = proc_.env().clone().unwrap_or_default();
     for (i, e) in env.iter().enumerate() {
         if !e.contains('=') || e.starts_with('=') || e.contains('\0') {
-            return Err(SpecError::invalid(format!("process.env[{i}]"), format!("{e:?} is not NAME=value")));
+            return Err(SpecError::invalid(
+                format!("process.env[{i}]"),
+                format!("{e:?} is not NAME=value"),
+            ));
         }
     }
     let cwd = proc_.cwd().to_str().unwrap_or_default();
-    let cwd = clean_absolute(cwd)
-        .ok_or_else(|| SpecError::invalid("process.cwd", format!("{cwd:?} must be an absolute path")))?;
+    let cwd = clean_absolute(cwd).ok_or_else(|| {
+        SpecError::invalid("process.cwd", format!("{cwd:?} must be an absolute path"))
+    })?;
     let user = proc_.user();
     let mut rlimits = Vec::new();
-    for (i, r) in proc_.rlimits().clone().unwrap_or_default().iter().enumerate() {
+    for (i, r) in proc_
+        .rlimits()
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let name = r.typ().to_string();
-        let resource = rlimit_number(&name)
-            .ok_or_else(|| SpecError::invalid(format!("process.rlimits[{i}].type"), format!("unknown rlimit {name:?}")))?;
+        let resource = rlimit_number(&name).ok_or_else(|| {
+            SpecError::invalid(
+                format!("process.rlimits[{i}].type"),
+                format!("unknown rlimit {name:?}"),
+            )
+        })?;
         if rlimits.iter().any(|x: &Rlimit| x.resource == resource) {
-            return Err(SpecError::invalid(format!("process.rlimits[{i}].type"), format!("{name} is given twice")));
+            return Err(SpecError::invalid(
+                format!("process.rlimits[{i}].type"),
+                format!("{name} is given twice"),
+            ));
         }
         if r.soft() > r.hard() {
             return Err(SpecError::invalid(
                 format!("process.rlimits[{i}]"),
-                format!("{name}: soft limit {} is above hard limit {}", r.soft(), r.hard()),
+                format!(
+                    "{name}: soft limit {} is above hard limit {}",
+                    r.soft(),
+                    r.hard()
+                ),
             ));
         }
-        rlimits.push(Rlimit { name, resource, soft: r.soft(), hard: r.hard() });
+        rlimits.push(Rlimit {
+            name,
+            resource,
+            soft: r.soft(),
+            hard: r.hard(),
+        });
     }
     cfg.process = ProcessConfig {
         args,
@@ -195,7 +346,10 @@ fn convert_process(spec: &Spec, caps: CapSets, cfg: &mut ContainerConfig) -> Res
         rlimits,
         no_new_privileges: proc_.no_new_privileges().unwrap_or(false),
         terminal: proc_.terminal().unwrap_or(false),
-        console_size: proc_.console_size().as_ref().map(|b| (b.height() as u16, b.width() as u16)),
+        console_size: proc_
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16)),
         oom_score_adj: proc_.oom_score_adj(),
         apparmor_profile: proc_.apparmor_profile().clone().filter(|s| !s.is_empty()),
         selinux_label: proc_.selinux_label().clone().filter(|s| !s.is_empty()),
@@ -206,9 +360,22 @@ fn convert_process(spec: &Spec, caps: CapSets, cfg: &mut ContainerConfig) -> Res
 /// `RLIMIT_*` name -> resource number.
 fn rlimit_number(name: &str) -> Option<i32> {
     const NAMES: [&str; 16] = [
-        "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
-        "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS",
-        "RLIMIT_SIGPENDING", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
+        "RLIMIT_CPU",
+        "RLIMIT_FSIZE",
+        "RLIMIT_DATA",
+        "RLIMIT_STACK",
+        "RLIMIT_CORE",
+        "RLIMIT_RSS",
+        "RLIMIT_NPROC",
+        "RLIMIT_NOFILE",
+        "RLIMIT_MEMLOCK",
+        "RLIMIT_AS",
+        "RLIMIT_LOCKS",
+        "RLIMIT_SIGPENDING",
+        "RLIMIT_MSGQUEUE",
+        "RLIMIT_NICE",
+        "RLIMIT_RTPRIO",
+        "RLIMIT_RTTIME",
     ];
     NAMES.iter().position(|n| *n == name).map(|i| i as i32)
 }
@@ -217,13 +384,28 @@ fn convert_mounts(spec: &Spec, bundle: &Path, cfg: &mut ContainerConfig) -> Resu
     for (i, m) in spec.mounts().clone().unwrap_or_default().iter().enumerate() {
         let dest = m.destination().to_str().unwrap_or_default();
         let destination = clean_absolute(dest).ok_or_else(|| {
-            SpecError::invalid(format!("mounts[{i}].destination"), format!("{dest:?} is not an absolute path"))
+            SpecError::invalid(
+                format!("mounts[{i}].destination"),
+                format!("{dest:?} is not an absolute path"),
+            )
         })?;
         if destination == "/" {
-            return Err(SpecError::invalid(format!("mounts[{i}].destination"), "cannot mount over the container root"));
+            return Err(SpecError::invalid(
+                format!("mounts[{i}].destination"),
+                "cannot mount over the container root",
+            ));
         }
-        let source = m.source().as_ref().map(|s| s.to_string_lossy().into_owned());
-        let mut spec = mount_spec(i, destination, m.typ().as_deref(), source, &m.options().clone().unwrap_or_default())?;
+        let source = m
+            .source()
+            .as_ref()
+            .map(|s| s.to_string_lossy().into_owned());
+        let mut spec = mount_spec(
+            i,
+            destination,
+            m.typ().as_deref(),
+            source,
+            &m.options().clone().unwrap_or_default(),
+        )?;
         if let (MountKind::Bind { .. }, Some(src)) = (&spec.kind, &spec.source) {
             if !src.starts_with('/') {
                 spec.source = Some(bundle.join(src).to_string_lossy().into_owned());
@@ -236,24 +418,36 @@ fn convert_mounts(spec: &Spec, bundle: &Path, cfg: &mut ContainerConfig) -> Resu
 
 fn convert_hooks(spec: &Spec, cfg: &mut ContainerConfig) -> Result<(), SpecError> {
     let Some(h) = spec.hooks() else { return Ok(()) };
-    let conv = |name: &str, list: &Option<Vec<oci_spec::runtime::Hook>>| -> Result<Vec<Hook>, SpecError> {
-        let mut out = Vec::new();
-        for (i, hk) in list.clone().unwrap_or_default().iter().enumerate() {
-            let path = hk.path().to_string_lossy().into_owned();
-            if !path.starts_with('/') {
-                return Err(SpecError::invalid(format!("hooks.{name}[{i}].path"), format!("{path:?} is not an absolute path")));
-            }
-            let timeout = match hk.timeout() {
-                Some(t) if t <= 0 => {
-                    return Err(SpecError::invalid(format!("hooks.{name}[{i}].timeout"), format!("{t} must be greater than zero")))
+    let conv =
+        |name: &str, list: &Option<Vec<oci_spec::runtime::Hook>>| -> Result<Vec<Hook>, SpecError> {
+            let mut out = Vec::new();
+            for (i, hk) in list.clone().unwrap_or_default().iter().enumerate() {
+                let path = hk.path().to_string_lossy().into_owned();
+                if !path.starts_with('/') {
+                    return Err(SpecError::invalid(
+                        format!("hooks.{name}[{i}].path"),
+                        format!("{path:?} is not an absolute path"),
+                    ));
                 }
-                Some(t) => Some(u32::try_from(t).unwrap_or(u32::MAX)),
-                None => None,
-            };
-            out.push(Hook { path, args: hk.args().clone().unwrap_or_default(), env: hk.env().clone().unwrap_or_default(), timeout });
-        }
-        Ok(out)
-    };
+                let timeout = match hk.timeout() {
+                    Some(t) if t <= 0 => {
+                        return Err(SpecError::invalid(
+                            format!("hooks.{name}[{i}].timeout"),
+                            format!("{t} must be greater than zero"),
+                        ))
+                    }
+                    Some(t) => Some(u32::try_from(t).unwrap_or(u32::MAX)),
+                    None => None,
+                };
+                out.push(Hook {
+                    path,
+                    args: hk.args().clone().unwrap_or_default(),
+                    env: hk.env().clone().unwrap_or_default(),
+                    timeout,
+                });
+            }
+            Ok(out)
+        };
     #[allow(deprecated)]
     let prestart = h.prestart();
     cfg.hooks = Hooks {
@@ -280,49 +474,103 @@ fn ns_kind(t: LinuxNamespaceType) -> NamespaceKind {
     }
 }
 
-fn convert_linux(linux: &oci_spec::runtime::Linux, cfg: &mut ContainerConfig) -> Result<(), SpecError> {
+fn convert_linux(
+    linux: &oci_spec::runtime::Linux,
+    cfg: &mut ContainerConfig,
+) -> Result<(), SpecError> {
     let mut seen = HashSet::new();
-    for (i, ns) in linux.namespaces().clone().unwrap_or_default().iter().enumerate() {
+    for (i, ns) in linux
+        .namespaces()
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let kind = ns_kind(ns.typ());
         if !seen.insert(kind) {
-            return Err(SpecError::invalid(format!("linux.namespaces[{i}]"), format!("namespace {:?} given twice", kind.oci_name())));
+            return Err(SpecError::invalid(
+                format!("linux.namespaces[{i}]"),
+                format!("namespace {:?} given twice", kind.oci_name()),
+            ));
         }
         let path = ns.path().clone().filter(|p| !p.as_os_str().is_empty());
         if let Some(p) = &path {
             if !p.is_absolute() {
-                return Err(SpecError::invalid(format!("linux.namespaces[{i}].path"), format!("{} is not absolute", p.display())));
+                return Err(SpecError::invalid(
+                    format!("linux.namespaces[{i}].path"),
+                    format!("{} is not absolute", p.display()),
+                ));
             }
         }
         cfg.namespaces.push(NamespaceSpec { kind, path });
     }
     if !seen.contains(&NamespaceKind::Mount) {
-        return Err(SpecError::invalid("linux.namespaces", "a mount namespace is required"));
+        return Err(SpecError::invalid(
+            "linux.namespaces",
+            "a mount namespace is required",
+        ));
     }
     let map = |v: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> Vec<IdMap> {
         v.clone()
             .unwrap_or_default()
             .iter()
-            .map(|m| IdMap { container_id: m.container_id(), host_id: m.host_id(), size: m.size() })
+            .map(|m| IdMap {
+                container_id: m.container_id(),
+                host_id: m.host_id(),
+                size: m.size(),
+            })
             .collect()
     };
     cfg.uid_mappings = map(linux.uid_mappings());
     cfg.gid_mappings = map(linux.gid_mappings());
-    if creates(cfg, NamespaceKind::User) && (cfg.uid_mappings.is_empty() || cfg.gid_mappings.is_empty()) {
-        return Err(SpecError::invalid("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings"));
+    if creates(cfg, NamespaceKind::User)
+        && (cfg.uid_mappings.is_empty() || cfg.gid_mappings.is_empty())
+    {
+        return Err(SpecError::invalid(
+            "linux.uidMappings",
+            "a new user namespace needs uidMappings and gidMappings",
+        ));
     }
-    if cfg.namespace(NamespaceKind::User).is_some_and(|n| n.path.is_some()) {
-        return Err(SpecError::invalid("linux.namespaces", "joining an existing user namespace by path is not supported yet"));
+    if cfg
+        .namespace(NamespaceKind::User)
+        .is_some_and(|n| n.path.is_some())
+    {
+        return Err(SpecError::invalid(
+            "linux.namespaces",
+            "joining an existing user namespace by path is not supported yet",
+        ));
     }
-    for (i, d) in linux.devices().clone().unwrap_or_default().iter().enumerate() {
+    convert_devices(linux, cfg)?;
+    convert_paths_and_misc(linux, cfg)
+}
+
+fn convert_devices(
+    linux: &oci_spec::runtime::Linux,
+    cfg: &mut ContainerConfig,
+) -> Result<(), SpecError> {
+    for (i, d) in linux
+        .devices()
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let p = d.path().to_string_lossy();
-        let path = clean_absolute(&p)
-            .ok_or_else(|| SpecError::invalid(format!("linux.devices[{i}].path"), format!("{p:?} is not absolute")))?;
+        let path = clean_absolute(&p).ok_or_else(|| {
+            SpecError::invalid(
+                format!("linux.devices[{i}].path"),
+                format!("{p:?} is not absolute"),
+            )
+        })?;
         let kind = match d.typ() {
             LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
             LinuxDeviceType::B => libc::S_IFBLK,
             LinuxDeviceType::P => libc::S_IFIFO,
             LinuxDeviceType::A => {
-                return Err(SpecError::invalid(format!("linux.devices[{i}].type"), "\"a\" is only valid in device cgroup rules"))
+                return Err(SpecError::invalid(
+                    format!("linux.devices[{i}].type"),
+                    "\"a\" is only valid in device cgroup rules",
+                ))
             }
         };
         cfg.devices.push(DeviceSpec {
@@ -335,19 +583,36 @@ fn convert_linux(linux: &oci_spec::runtime::Linux, cfg: &mut ContainerConfig) ->
             gid: d.gid().unwrap_or(0),
         });
     }
+    Ok(())
+}
+
+fn convert_paths_and_misc(
+    linux: &oci_spec::runtime::Linux,
+    cfg: &mut ContainerConfig,
+) -> Result<(), SpecError> {
     let abs_list = |name: &str, v: &Option<Vec<String>>| -> Result<Vec<String>, SpecError> {
         v.clone()
             .unwrap_or_default()
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                clean_absolute(p).ok_or_else(|| SpecError::invalid(format!("linux.{name}[{i}]"), format!("{p:?} is not absolute")))
+                clean_absolute(p).ok_or_else(|| {
+                    SpecError::invalid(
+                        format!("linux.{name}[{i}]"),
+                        format!("{p:?} is not absolute"),
+                    )
+                })
             })
             .collect()
     };
     cfg.masked_paths = abs_list("maskedPaths", linux.masked_paths())?;
     cfg.readonly_paths = abs_list("readonlyPaths", linux.readonly_paths())?;
-    let mut sysctl: Vec<(String, String)> = linux.sysctl().clone().unwrap_or_default().into_iter().collect();
+    let mut sysctl: Vec<(String, String)> = linux
+        .sysctl()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     sysctl.sort();
     cfg.sysctl = sysctl;
     cfg.rootfs_propagation = match linux.rootfs_propagation().as_deref() {
@@ -360,20 +625,38 @@ fn convert_linux(linux: &oci_spec::runtime::Linux, cfg: &mut ContainerConfig) ->
         Some("rshared") => libc::MS_SHARED | libc::MS_REC,
         Some("unbindable") => libc::MS_UNBINDABLE,
         Some("runbindable") => libc::MS_UNBINDABLE | libc::MS_REC,
-        Some(other) => return Err(SpecError::invalid("linux.rootfsPropagation", format!("unknown value {other:?}"))),
+        Some(other) => {
+            return Err(SpecError::invalid(
+                "linux.rootfsPropagation",
+                format!("unknown value {other:?}"),
+            ))
+        }
     };
     cfg.has_resources = linux.resources().is_some();
     cfg.has_seccomp = linux.seccomp().is_some();
-    cfg.cgroups_path = linux.cgroups_path().as_ref().map(|p| p.to_string_lossy().into_owned());
+    cfg.cgroups_path = linux
+        .cgroups_path()
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
     if let Some(offsets) = linux.time_offsets() {
         for (clock, off) in offsets {
             if clock != "monotonic" && clock != "boottime" {
-                return Err(SpecError::invalid(format!("linux.timeOffsets.{clock}"), "only monotonic and boottime can be offset"));
+                return Err(SpecError::invalid(
+                    format!("linux.timeOffsets.{clock}"),
+                    "only monotonic and boottime can be offset",
+                ));
             }
-            cfg.time_offsets.push((clock.clone(), off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0)));
+            cfg.time_offsets.push((
+                clock.clone(),
+                off.secs().unwrap_or(0),
+                off.nanosecs().unwrap_or(0),
+            ));
         }
         if !cfg.time_offsets.is_empty() && !creates(cfg, NamespaceKind::Time) {
-            return Err(SpecError::invalid("linux.timeOffsets", "needs a new time namespace in linux.namespaces"));
+            return Err(SpecError::invalid(
+                "linux.timeOffsets",
+                "needs a new time namespace in linux.namespaces",
+            ));
         }
     }
     Ok(())
@@ -382,8 +665,14 @@ fn convert_linux(linux: &oci_spec::runtime::Linux, cfg: &mut ContainerConfig) ->
 /// Only namespaced sysctls may be set, and only when their namespace is the container's own.
 fn check_sysctl_namespaces(cfg: &ContainerConfig) -> Result<(), SpecError> {
     const IPC: [&str; 8] = [
-        "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
-        "kernel.shmmni", "kernel.shm_rmid_forced",
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
     ];
     for (key, _) in &cfg.sysctl {
         let field = format!("linux.sysctl.{key}");
@@ -397,12 +686,18 @@ fn check_sysctl_namespaces(cfg: &ContainerConfig) -> Result<(), SpecError> {
         } else if key == "kernel.hostname" || key == "kernel.domainname" {
             NamespaceKind::Uts
         } else {
-            return Err(SpecError::invalid(field, "this sysctl is not namespaced: it would change the host"));
+            return Err(SpecError::invalid(
+                field,
+                "this sysctl is not namespaced: it would change the host",
+            ));
         };
         if cfg.namespace(needs).is_none() {
             return Err(SpecError::invalid(
                 field,
-                format!("needs its own {} namespace in linux.namespaces", needs.oci_name()),
+                format!(
+                    "needs its own {} namespace in linux.namespaces",
+                    needs.oci_name()
+                ),
             ));
         }
     }

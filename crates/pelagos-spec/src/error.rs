@@ -12,7 +12,11 @@ pub enum SpecError {
     },
     /// `config.json` is not valid JSON or has a field of the wrong shape.
     #[error("invalid {path}: {field}: {message}")]
-    Parse { path: String, field: String, message: String },
+    Parse {
+        path: String,
+        field: String,
+        message: String,
+    },
     /// A field has a value pelagos refuses.
     #[error("invalid config.json: {field}: {message}")]
     Invalid { field: String, message: String },
@@ -20,7 +24,10 @@ pub enum SpecError {
 
 impl SpecError {
     pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        SpecError::Invalid { field: field.into(), message: message.into() }
+        SpecError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The JSON field the error is about, if any.

@@ -33,43 +33,39 @@ pub fn parse_mount_options(options: &[String], field: &str) -> Result<ParsedOpti
     for (i, raw) in options.iter().enumerate() {
         let opt = raw.as_str();
         let (name, recursive) = match opt.strip_prefix('r') {
-            Some(rest) if matches!(rest, "ro" | "rw" | "nosuid" | "suid" | "nodev" | "dev" | "noexec" | "exec"
-                | "noatime" | "atime" | "relatime" | "norelatime" | "strictatime" | "nostrictatime"
-                | "nodiratime" | "diratime" | "nosymfollow" | "symfollow") => (rest, true),
+            Some(rest)
+                if matches!(
+                    rest,
+                    "ro" | "rw"
+                        | "nosuid"
+                        | "suid"
+                        | "nodev"
+                        | "dev"
+                        | "noexec"
+                        | "exec"
+                        | "noatime"
+                        | "atime"
+                        | "relatime"
+                        | "norelatime"
+                        | "strictatime"
+                        | "nostrictatime"
+                        | "nodiratime"
+                        | "diratime"
+                        | "nosymfollow"
+                        | "symfollow"
+                ) =>
+            {
+                (rest, true)
+            }
             _ => (opt, false),
         };
-        let mut set = |bit: u64| {
-            p.attr_set |= bit;
-            p.attr_clear &= !bit;
-        };
+        if attr_option(&mut p, name) {
+            if recursive {
+                p.attr_recursive = true;
+            }
+            continue;
+        }
         match name {
-            "ro" => set(ATTR_RDONLY),
-            "nosuid" => set(ATTR_NOSUID),
-            "nodev" => set(ATTR_NODEV),
-            "noexec" => set(ATTR_NOEXEC),
-            "nodiratime" => set(ATTR_NODIRATIME),
-            "nosymfollow" => set(ATTR_NOSYMFOLLOW),
-            "noatime" | "strictatime" | "relatime" | "norelatime" | "nostrictatime" | "atime" => {
-                p.attr_clear |= ATTR_ATIME_MASK;
-                p.attr_set &= !ATTR_ATIME_MASK;
-                match name {
-                    "noatime" => p.attr_set |= ATTR_NOATIME,
-                    "strictatime" => p.attr_set |= ATTR_STRICTATIME,
-                    _ => {}
-                }
-            }
-            "rw" | "suid" | "dev" | "exec" | "diratime" | "symfollow" => {
-                let bit = match name {
-                    "rw" => ATTR_RDONLY,
-                    "suid" => ATTR_NOSUID,
-                    "dev" => ATTR_NODEV,
-                    "exec" => ATTR_NOEXEC,
-                    "diratime" => ATTR_NODIRATIME,
-                    _ => ATTR_NOSYMFOLLOW,
-                };
-                p.attr_set &= !bit;
-                p.attr_clear |= bit;
-            }
             "bind" => p.bind = Some(p.bind.unwrap_or(false)),
             "rbind" => p.bind = Some(true),
             "private" => p.propagation = libc::MS_PRIVATE,
@@ -80,10 +76,9 @@ pub fn parse_mount_options(options: &[String], field: &str) -> Result<ParsedOpti
             "rslave" => p.propagation = libc::MS_SLAVE | libc::MS_REC,
             "unbindable" => p.propagation = libc::MS_UNBINDABLE,
             "runbindable" => p.propagation = libc::MS_UNBINDABLE | libc::MS_REC,
-            "defaults" | "async" | "remount" | "nomand" | "loud" | "silent" | "tmpcopyup" | "notmpcopyup"
-            | "copy-symlink" | "nocopyup" | "copyup" | "noiversion" | "nolazytime" | "norelatime_" => {
-                p.ignored.push(raw.clone())
-            }
+            "defaults" | "async" | "remount" | "nomand" | "loud" | "silent" | "tmpcopyup"
+            | "notmpcopyup" | "copy-symlink" | "nocopyup" | "copyup" | "noiversion"
+            | "nolazytime" | "norelatime_" => p.ignored.push(raw.clone()),
             "idmap" | "ridmap" => {
                 return Err(SpecError::invalid(
                     format!("{field}.options[{i}]"),
@@ -91,7 +86,10 @@ pub fn parse_mount_options(options: &[String], field: &str) -> Result<ParsedOpti
                 ))
             }
             "" => {
-                return Err(SpecError::invalid(format!("{field}.options[{i}]"), "empty mount option"));
+                return Err(SpecError::invalid(
+                    format!("{field}.options[{i}]"),
+                    "empty mount option",
+                ));
             }
             _ => {
                 if opt.contains(',') {
@@ -112,6 +110,45 @@ pub fn parse_mount_options(options: &[String], field: &str) -> Result<ParsedOpti
         }
     }
     Ok(p)
+}
+
+/// Apply a mount-attribute option (`ro`, `nosuid`, `noatime`, ...); false if `name` is not one.
+fn attr_option(p: &mut ParsedOptions, name: &str) -> bool {
+    let mut set = |bit: u64| {
+        p.attr_set |= bit;
+        p.attr_clear &= !bit;
+    };
+    match name {
+        "ro" => set(ATTR_RDONLY),
+        "nosuid" => set(ATTR_NOSUID),
+        "nodev" => set(ATTR_NODEV),
+        "noexec" => set(ATTR_NOEXEC),
+        "nodiratime" => set(ATTR_NODIRATIME),
+        "nosymfollow" => set(ATTR_NOSYMFOLLOW),
+        "noatime" | "strictatime" | "relatime" | "norelatime" | "nostrictatime" | "atime" => {
+            p.attr_clear |= ATTR_ATIME_MASK;
+            p.attr_set &= !ATTR_ATIME_MASK;
+            match name {
+                "noatime" => p.attr_set |= ATTR_NOATIME,
+                "strictatime" => p.attr_set |= ATTR_STRICTATIME,
+                _ => {}
+            }
+        }
+        "rw" | "suid" | "dev" | "exec" | "diratime" | "symfollow" => {
+            let bit = match name {
+                "rw" => ATTR_RDONLY,
+                "suid" => ATTR_NOSUID,
+                "dev" => ATTR_NODEV,
+                "exec" => ATTR_NOEXEC,
+                "diratime" => ATTR_NODIRATIME,
+                _ => ATTR_NOSYMFOLLOW,
+            };
+            p.attr_set &= !bit;
+            p.attr_clear |= bit;
+        }
+        _ => return false,
+    }
+    true
 }
 
 /// Build a [`MountSpec`] for mount entry `i`.
@@ -137,7 +174,10 @@ pub(crate) fn mount_spec(
         }
     };
     if matches!(kind, MountKind::Bind { .. }) && source.as_deref().is_none_or(str::is_empty) {
-        return Err(SpecError::invalid(format!("{field}.source"), "a bind mount needs a source"));
+        return Err(SpecError::invalid(
+            format!("{field}.source"),
+            "a bind mount needs a source",
+        ));
     }
     if matches!(kind, MountKind::Bind { .. }) && !p.data.is_empty() {
         let keys: Vec<&str> = p.data.iter().map(|d| d.key.as_str()).collect();
@@ -169,30 +209,64 @@ mod tests {
     #[test]
     fn proc_like() {
         let p = parse_mount_options(&opts(&["nosuid", "noexec", "nodev", "ro"]), "m").unwrap();
-        assert_eq!(p.attr_set, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC);
+        assert_eq!(
+            p.attr_set,
+            ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC
+        );
         assert!(p.data.is_empty());
     }
 
     #[test]
     fn tmpfs_data_and_propagation() {
-        let p = parse_mount_options(&opts(&["nosuid", "strictatime", "mode=755", "size=65536k", "rslave"]), "m").unwrap();
+        let p = parse_mount_options(
+            &opts(&["nosuid", "strictatime", "mode=755", "size=65536k", "rslave"]),
+            "m",
+        )
+        .unwrap();
         assert_eq!(p.attr_set, ATTR_NOSUID | ATTR_STRICTATIME);
         assert_eq!(p.attr_clear, ATTR_ATIME_MASK);
         assert_eq!(p.propagation, libc::MS_SLAVE | libc::MS_REC);
         assert_eq!(p.data.len(), 2);
-        assert_eq!(p.data[0], FsOption { key: "mode".into(), value: Some("755".into()) });
+        assert_eq!(
+            p.data[0],
+            FsOption {
+                key: "mode".into(),
+                value: Some("755".into())
+            }
+        );
     }
 
     #[test]
     fn binds() {
-        let m = mount_spec(0, "/x".into(), Some("none"), Some("/src".into()), &opts(&["rbind", "rro"])).unwrap();
+        let m = mount_spec(
+            0,
+            "/x".into(),
+            Some("none"),
+            Some("/src".into()),
+            &opts(&["rbind", "rro"]),
+        )
+        .unwrap();
         assert_eq!(m.kind, MountKind::Bind { recursive: true });
         assert!(m.attr_recursive);
-        let m = mount_spec(0, "/x".into(), Some("bind"), Some("/src".into()), &opts(&["ro"])).unwrap();
+        let m = mount_spec(
+            0,
+            "/x".into(),
+            Some("bind"),
+            Some("/src".into()),
+            &opts(&["ro"]),
+        )
+        .unwrap();
         assert_eq!(m.kind, MountKind::Bind { recursive: false });
         assert!(mount_spec(0, "/x".into(), Some("bind"), None, &[]).is_err());
         assert!(mount_spec(0, "/x".into(), None, None, &[]).is_err());
-        assert!(mount_spec(0, "/x".into(), Some("bind"), Some("/s".into()), &opts(&["mode=1"])).is_err());
+        assert!(mount_spec(
+            0,
+            "/x".into(),
+            Some("bind"),
+            Some("/s".into()),
+            &opts(&["mode=1"])
+        )
+        .is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! it needs (C strings, fds, buffers) is prepared by the parent before the call.
 
 use crate::errno::{check, Result};
-use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, AsRawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Namespace and behaviour flags accepted by [`clone3`].
 pub mod flags {
@@ -78,7 +78,10 @@ pub fn clone3(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> Result<Forked> {
     } else {
         // SAFETY: the kernel stored a fresh pidfd we now own.
         let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-        Ok(Forked::Parent { pid: ret as i32, pidfd })
+        Ok(Forked::Parent {
+            pid: ret as i32,
+            pidfd,
+        })
     }
 }
 

@@ -12,7 +12,11 @@ pub type Result<T> = std::result::Result<T, Errno>;
 impl Errno {
     /// The errno of the last failed libc call on this thread.
     pub fn last() -> Self {
-        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+        Errno(
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO),
+        )
     }
 
     /// The symbolic name (`EPERM`), or `E<number>` for rare values.
@@ -69,7 +73,11 @@ impl Errno {
 
     /// Human description from the C library (`Operation not permitted`).
     pub fn description(self) -> String {
-        std::io::Error::from_raw_os_error(self.0).to_string()
+        let s = std::io::Error::from_raw_os_error(self.0).to_string();
+        match s.find(" (os error") {
+            Some(i) => s[..i].to_string(),
+            None => s,
+        }
     }
 }
 

@@ -27,7 +27,13 @@ fn owned(fd: libc::c_long) -> OwnedFd {
 }
 
 /// `openat2(dirfd, path, how)`; `O_CLOEXEC` is always added.
-pub fn openat2(dirfd: BorrowedFd<'_>, path: &CStr, flags: i32, mode: u32, res: u64) -> Result<OwnedFd> {
+pub fn openat2(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: i32,
+    mode: u32,
+    res: u64,
+) -> Result<OwnedFd> {
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
         mode: mode as u64,
@@ -49,33 +55,51 @@ pub fn openat2(dirfd: BorrowedFd<'_>, path: &CStr, flags: i32, mode: u32, res: u
 /// Open `path` inside the tree rooted at `root`: symlinks and `..` cannot leave it and
 /// magic links are refused.
 pub fn open_in_root(root: BorrowedFd<'_>, path: &CStr, flags: i32) -> Result<OwnedFd> {
-    openat2(root, path, flags, 0, resolve::IN_ROOT | resolve::NO_MAGICLINKS)
+    openat2(
+        root,
+        path,
+        flags,
+        0,
+        resolve::IN_ROOT | resolve::NO_MAGICLINKS,
+    )
 }
 
 /// `openat(dirfd, path, flags, mode)` with `O_CLOEXEC`; `dirfd` `None` means the cwd.
-pub fn openat(dirfd: Option<BorrowedFd<'_>>, path: &CStr, flags: i32, mode: u32) -> Result<OwnedFd> {
+pub fn openat(
+    dirfd: Option<BorrowedFd<'_>>,
+    path: &CStr,
+    flags: i32,
+    mode: u32,
+) -> Result<OwnedFd> {
     let dfd = dirfd.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
     // SAFETY: valid C string.
-    let fd = retry(|| unsafe { libc::openat(dfd, path.as_ptr(), flags | libc::O_CLOEXEC, mode) as libc::c_long })?;
+    let fd = retry(|| unsafe {
+        libc::openat(dfd, path.as_ptr(), flags | libc::O_CLOEXEC, mode) as libc::c_long
+    })?;
     Ok(owned(fd))
 }
 
 /// `mkdirat`.
 pub fn mkdirat(dirfd: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<()> {
     // SAFETY: valid C string.
-    check(unsafe { libc::mkdirat(dirfd.as_raw_fd(), name.as_ptr(), mode) as libc::c_long }).map(drop)
+    check(unsafe { libc::mkdirat(dirfd.as_raw_fd(), name.as_ptr(), mode) as libc::c_long })
+        .map(drop)
 }
 
 /// `mknodat`.
 pub fn mknodat(dirfd: BorrowedFd<'_>, name: &CStr, mode: u32, dev: u64) -> Result<()> {
     // SAFETY: valid C string.
-    check(unsafe { libc::mknodat(dirfd.as_raw_fd(), name.as_ptr(), mode, dev) as libc::c_long }).map(drop)
+    check(unsafe { libc::mknodat(dirfd.as_raw_fd(), name.as_ptr(), mode, dev) as libc::c_long })
+        .map(drop)
 }
 
 /// `symlinkat(target, dirfd, name)`.
 pub fn symlinkat(target: &CStr, dirfd: BorrowedFd<'_>, name: &CStr) -> Result<()> {
     // SAFETY: valid C strings.
-    check(unsafe { libc::symlinkat(target.as_ptr(), dirfd.as_raw_fd(), name.as_ptr()) as libc::c_long }).map(drop)
+    check(unsafe {
+        libc::symlinkat(target.as_ptr(), dirfd.as_raw_fd(), name.as_ptr()) as libc::c_long
+    })
+    .map(drop)
 }
 
 /// `fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW)`; an empty name acts on `dirfd`.
@@ -85,7 +109,10 @@ pub fn fchownat(dirfd: BorrowedFd<'_>, name: &CStr, uid: u32, gid: u32) -> Resul
         flags |= libc::AT_EMPTY_PATH;
     }
     // SAFETY: valid C string.
-    check(unsafe { libc::fchownat(dirfd.as_raw_fd(), name.as_ptr(), uid, gid, flags) as libc::c_long }).map(drop)
+    check(unsafe {
+        libc::fchownat(dirfd.as_raw_fd(), name.as_ptr(), uid, gid, flags) as libc::c_long
+    })
+    .map(drop)
 }
 
 /// `fchmod`.
@@ -98,7 +125,8 @@ pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> Result<()> {
 /// is not supported by Linux for chmod; callers pass names they just created).
 pub fn fchmodat(dirfd: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<()> {
     // SAFETY: valid C string.
-    check(unsafe { libc::fchmodat(dirfd.as_raw_fd(), name.as_ptr(), mode, 0) as libc::c_long }).map(drop)
+    check(unsafe { libc::fchmodat(dirfd.as_raw_fd(), name.as_ptr(), mode, 0) as libc::c_long })
+        .map(drop)
 }
 
 /// The fields of `fstat` that pelagos looks at.
@@ -131,7 +159,14 @@ pub fn fstat(fd: BorrowedFd<'_>) -> Result<FileStat> {
     check(unsafe {
         libc::fstatat(fd.as_raw_fd(), c"".as_ptr(), &mut st, libc::AT_EMPTY_PATH) as libc::c_long
     })?;
-    Ok(FileStat { mode: st.st_mode, rdev: st.st_rdev, dev: st.st_dev, ino: st.st_ino, uid: st.st_uid, gid: st.st_gid })
+    Ok(FileStat {
+        mode: st.st_mode,
+        rdev: st.st_rdev,
+        dev: st.st_dev,
+        ino: st.st_ino,
+        uid: st.st_uid,
+        gid: st.st_gid,
+    })
 }
 
 /// The `f_type` magic of the file system holding `fd`.
@@ -150,7 +185,8 @@ pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 pub fn faccessat(dirfd: Option<BorrowedFd<'_>>, path: &CStr, mode: i32) -> Result<()> {
     let dfd = dirfd.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
     // SAFETY: valid C string.
-    check(unsafe { libc::faccessat(dfd, path.as_ptr(), mode, libc::AT_EACCESS) as libc::c_long }).map(drop)
+    check(unsafe { libc::faccessat(dfd, path.as_ptr(), mode, libc::AT_EACCESS) as libc::c_long })
+        .map(drop)
 }
 
 /// `fchdir`.
@@ -174,7 +210,8 @@ pub fn chroot(path: &CStr) -> Result<()> {
 /// `pivot_root(new_root, put_old)`.
 pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<()> {
     // SAFETY: valid C strings.
-    check(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) }).map(drop)
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) })
+        .map(drop)
 }
 
 /// `umask`; returns the previous mask.
@@ -186,21 +223,26 @@ pub fn umask(mask: u32) -> u32 {
 /// `unlinkat(dirfd, name, flags)`.
 pub fn unlinkat(dirfd: BorrowedFd<'_>, name: &CStr, flags: i32) -> Result<()> {
     // SAFETY: valid C string.
-    check(unsafe { libc::unlinkat(dirfd.as_raw_fd(), name.as_ptr(), flags) as libc::c_long }).map(drop)
+    check(unsafe { libc::unlinkat(dirfd.as_raw_fd(), name.as_ptr(), flags) as libc::c_long })
+        .map(drop)
 }
 
 /// `read` once, retrying on `EINTR`; returns the byte count (0 at end of file).
 pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize> {
     // SAFETY: the buffer is valid for `buf.len()` bytes.
-    retry(|| unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) as libc::c_long })
-        .map(|n| n as usize)
+    retry(|| unsafe {
+        libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) as libc::c_long
+    })
+    .map(|n| n as usize)
 }
 
 /// Write all of `buf`, retrying on `EINTR` and short writes.
 pub fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<()> {
     while !buf.is_empty() {
         // SAFETY: the buffer is valid for `buf.len()` bytes.
-        let n = retry(|| unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) as libc::c_long })?;
+        let n = retry(|| unsafe {
+            libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) as libc::c_long
+        })?;
         if n == 0 {
             return Err(Errno(libc::EIO));
         }
@@ -221,7 +263,8 @@ pub fn dup2(old: BorrowedFd<'_>, new: RawFd) -> Result<()> {
 /// Duplicate an fd (close-on-exec).
 pub fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
     // SAFETY: plain syscall.
-    let n = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) as libc::c_long })?;
+    let n =
+        check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) as libc::c_long })?;
     Ok(owned(n))
 }
 
@@ -229,7 +272,11 @@ pub fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
 pub fn set_cloexec(fd: RawFd, on: bool) -> Result<()> {
     // SAFETY: fcntl on an arbitrary number is harmless; EBADF is reported.
     let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFD) as libc::c_long })? as i32;
-    let new = if on { flags | libc::FD_CLOEXEC } else { flags & !libc::FD_CLOEXEC };
+    let new = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
     // SAFETY: as above.
     check(unsafe { libc::fcntl(fd, libc::F_SETFD, new) as libc::c_long }).map(drop)
 }
@@ -238,7 +285,8 @@ pub fn set_cloexec(fd: RawFd, on: bool) -> Result<()> {
 pub fn cloexec_from(first: u32) -> Result<()> {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
     // SAFETY: plain syscall.
-    check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) }).map(drop)
+    check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, CLOSE_RANGE_CLOEXEC) })
+        .map(drop)
 }
 
 /// Clear `O_NONBLOCK` on an fd.
@@ -246,7 +294,10 @@ pub fn set_blocking(fd: BorrowedFd<'_>) -> Result<()> {
     // SAFETY: plain fcntl calls on a valid fd.
     let fl = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) as libc::c_long })? as i32;
     // SAFETY: as above.
-    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK) as libc::c_long }).map(drop)
+    check(unsafe {
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK) as libc::c_long
+    })
+    .map(drop)
 }
 
 /// Create every missing directory of `path` inside `root` (resolved with `RESOLVE_IN_ROOT`
@@ -294,7 +345,8 @@ pub fn mkdir_all_in_root(root: BorrowedFd<'_>, path: &CStr, mode: u32) -> Result
                     return Err(Errno(libc::ENAMETOOLONG));
                 }
                 name[..comp.len()].copy_from_slice(comp);
-                let cname = CStr::from_bytes_until_nul(&name[..=comp.len()]).map_err(|_| Errno(libc::EINVAL))?;
+                let cname = CStr::from_bytes_until_nul(&name[..=comp.len()])
+                    .map_err(|_| Errno(libc::EINVAL))?;
                 match mkdirat(cur.as_fd_borrow(), cname, mode) {
                     Ok(()) | Err(Errno(libc::EEXIST)) => {}
                     Err(e) => return Err(e),
@@ -344,6 +396,15 @@ impl AsFdBorrow for OwnedFd {
     }
 }
 
+/// A close-on-exec pipe `(read, write)`.
+pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: valid out array.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) as libc::c_long })?;
+    // SAFETY: fresh descriptors.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,7 +419,10 @@ mod tests {
         let root = std::fs::File::open(dir.join("root")).unwrap();
         let fd = mkdir_all_in_root(root.as_fd(), c"/escape/a/b", 0o755).unwrap();
         drop(fd);
-        assert!(dir.join("root/a/b").is_dir(), "symlink to / must resolve inside the root");
+        assert!(
+            dir.join("root/a/b").is_dir(),
+            "symlink to / must resolve inside the root"
+        );
         assert!(mkdir_all_in_root(root.as_fd(), c"x/../y", 0o755).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -369,13 +433,4 @@ mod tests {
         assert_eq!(split_last(b"/c/"), (&b""[..], &b"c"[..]));
         assert_eq!(split_last(b"c"), (&b""[..], &b"c"[..]));
     }
-}
-
-/// A close-on-exec pipe `(read, write)`.
-pub fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: valid out array.
-    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) as libc::c_long })?;
-    // SAFETY: fresh descriptors.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }

@@ -56,10 +56,22 @@ fn opt_ptr(s: Option<&CStr>) -> *const libc::c_char {
 }
 
 /// Legacy `mount(2)`.
-pub fn mount(src: Option<&CStr>, target: &CStr, fstype: Option<&CStr>, flags: u64, data: Option<&CStr>) -> Result<()> {
+pub fn mount(
+    src: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: u64,
+    data: Option<&CStr>,
+) -> Result<()> {
     // SAFETY: all pointers are valid C strings or NULL.
     retry(|| unsafe {
-        libc::mount(opt_ptr(src), target.as_ptr(), opt_ptr(fstype), flags, opt_ptr(data).cast()) as libc::c_long
+        libc::mount(
+            opt_ptr(src),
+            target.as_ptr(),
+            opt_ptr(fstype),
+            flags,
+            opt_ptr(data).cast(),
+        ) as libc::c_long
     })
     .map(drop)
 }
@@ -75,7 +87,11 @@ pub const MNT_DETACH: i32 = libc::MNT_DETACH;
 
 /// Clone the mount tree at `dirfd`/`path` into a detached mount (a bind mount in waiting).
 /// `recursive` also takes submounts (rbind). An empty `path` means `dirfd` itself.
-pub fn open_tree_clone(dirfd: Option<BorrowedFd<'_>>, path: &CStr, recursive: bool) -> Result<OwnedFd> {
+pub fn open_tree_clone(
+    dirfd: Option<BorrowedFd<'_>>,
+    path: &CStr,
+    recursive: bool,
+) -> Result<OwnedFd> {
     let dfd = dirfd.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
     let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as u32;
     if recursive {
@@ -100,7 +116,14 @@ pub fn fsopen(fstype: &CStr) -> Result<OwnedFd> {
 pub fn fsconfig_string(fs: BorrowedFd<'_>, key: &CStr, value: &CStr) -> Result<()> {
     // SAFETY: valid C strings.
     check(unsafe {
-        libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_SET_STRING, key.as_ptr(), value.as_ptr(), 0)
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
     })
     .map(drop)
 }
@@ -109,7 +132,14 @@ pub fn fsconfig_string(fs: BorrowedFd<'_>, key: &CStr, value: &CStr) -> Result<(
 pub fn fsconfig_flag(fs: BorrowedFd<'_>, key: &CStr) -> Result<()> {
     // SAFETY: valid C string; value must be NULL for flags.
     check(unsafe {
-        libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_SET_FLAG, key.as_ptr(), std::ptr::null::<u8>(), 0)
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_SET_FLAG,
+            key.as_ptr(),
+            std::ptr::null::<u8>(),
+            0,
+        )
     })
     .map(drop)
 }
@@ -118,10 +148,24 @@ pub fn fsconfig_flag(fs: BorrowedFd<'_>, key: &CStr) -> Result<()> {
 pub fn fsmount(fs: BorrowedFd<'_>, attrs: u64) -> Result<OwnedFd> {
     // SAFETY: plain syscalls on a valid fs-context fd.
     check(unsafe {
-        libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_CMD_CREATE, std::ptr::null::<u8>(), std::ptr::null::<u8>(), 0)
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<u8>(),
+            std::ptr::null::<u8>(),
+            0,
+        )
     })?;
     // SAFETY: as above.
-    let fd = check(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs as u32) })?;
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            attrs as u32,
+        )
+    })?;
     Ok(owned(fd))
 }
 
@@ -151,8 +195,19 @@ struct MountAttr {
 
 /// Change the attributes (and propagation, a `MS_*` propagation flag or 0) of the mount at
 /// `fd`, and of all mounts below it when `recursive`.
-pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, set: u64, clear: u64, propagation: u64) -> Result<()> {
-    let mut a = MountAttr { attr_set: set, attr_clr: clear, propagation, userns_fd: 0 };
+pub fn mount_setattr(
+    fd: BorrowedFd<'_>,
+    recursive: bool,
+    set: u64,
+    clear: u64,
+    propagation: u64,
+) -> Result<()> {
+    let mut a = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation,
+        userns_fd: 0,
+    };
     let mut flags = libc::AT_EMPTY_PATH as u32;
     if recursive {
         flags |= AT_RECURSIVE;

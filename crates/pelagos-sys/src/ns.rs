@@ -19,11 +19,13 @@ pub fn unshare(flags: u64) -> Result<()> {
 /// `sethostname`.
 pub fn sethostname(name: &CStr) -> Result<()> {
     // SAFETY: pointer and length describe the string.
-    check(unsafe { libc::sethostname(name.as_ptr(), name.to_bytes().len()) as libc::c_long }).map(drop)
+    check(unsafe { libc::sethostname(name.as_ptr(), name.to_bytes().len()) as libc::c_long })
+        .map(drop)
 }
 
 /// `setdomainname`.
 pub fn setdomainname(name: &CStr) -> Result<()> {
     // SAFETY: pointer and length describe the string.
-    check(unsafe { libc::setdomainname(name.as_ptr(), name.to_bytes().len()) as libc::c_long }).map(drop)
+    check(unsafe { libc::setdomainname(name.as_ptr(), name.to_bytes().len()) as libc::c_long })
+        .map(drop)
 }

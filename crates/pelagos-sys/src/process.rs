@@ -61,12 +61,22 @@ pub fn capbset_drop(cap: u32) -> Result<()> {
 
 /// `PR_CAP_AMBIENT_RAISE` for one capability number.
 pub fn ambient_raise(cap: u32) -> Result<()> {
-    prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as u64, cap as u64).map(drop)
+    prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_RAISE as u64,
+        cap as u64,
+    )
+    .map(drop)
 }
 
 /// `PR_CAP_AMBIENT_CLEAR_ALL`.
 pub fn ambient_clear() -> Result<()> {
-    prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as u64, 0).map(drop)
+    prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as u64,
+        0,
+    )
+    .map(drop)
 }
 
 #[repr(C)]
@@ -87,9 +97,16 @@ const CAP_V3: u32 = 0x2008_0522;
 
 /// Set this process' effective, permitted and inheritable capability masks (bit n = cap n).
 pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<()> {
-    let mut hdr = CapHeader { version: CAP_V3, pid: 0 };
+    let mut hdr = CapHeader {
+        version: CAP_V3,
+        pid: 0,
+    };
     let data = [
-        CapData { effective: effective as u32, permitted: permitted as u32, inheritable: inheritable as u32 },
+        CapData {
+            effective: effective as u32,
+            permitted: permitted as u32,
+            inheritable: inheritable as u32,
+        },
         CapData {
             effective: (effective >> 32) as u32,
             permitted: (permitted >> 32) as u32,
@@ -97,15 +114,24 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<()> {
         },
     ];
     // SAFETY: header and two data structs as the v3 ABI requires.
-    check(unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) }).map(drop)
+    check(unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) })
+        .map(drop)
 }
 
 /// `prlimit(0, resource, soft, hard)` on this process.
 pub fn setrlimit(resource: i32, soft: u64, hard: u64) -> Result<()> {
-    let new = libc::rlimit64 { rlim_cur: soft, rlim_max: hard };
+    let new = libc::rlimit64 {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
     // SAFETY: valid pointer, NULL old-limit.
     check(unsafe {
-        libc::prlimit64(0, resource as libc::__rlimit_resource_t, &new, std::ptr::null_mut()) as libc::c_long
+        libc::prlimit64(
+            0,
+            resource as libc::__rlimit_resource_t,
+            &new,
+            std::ptr::null_mut(),
+        ) as libc::c_long
     })
     .map(drop)
 }
@@ -147,7 +173,13 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd> {
 pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> Result<()> {
     // SAFETY: NULL siginfo is allowed.
     check(unsafe {
-        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<u8>(), 0)
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<u8>(),
+            0,
+        )
     })
     .map(drop)
 }
@@ -192,7 +224,11 @@ pub fn reap_any() -> Result<Option<(i32, ExitStatus)>> {
     let mut status = 0;
     // SAFETY: valid out pointer.
     let r = retry(|| unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) as libc::c_long })?;
-    Ok(if r == 0 { None } else { Some((r as i32, decode(status))) })
+    Ok(if r == 0 {
+        None
+    } else {
+        Some((r as i32, decode(status)))
+    })
 }
 
 fn decode(status: i32) -> ExitStatus {
@@ -206,14 +242,20 @@ fn decode(status: i32) -> ExitStatus {
 /// `poll` on a set of fds for readability; returns which are ready (POLLIN or hang-up).
 /// `timeout_ms` < 0 waits forever. Returns `Ok(0)` on timeout.
 pub fn poll_readable(fds: &[BorrowedFd<'_>], ready: &mut [bool], timeout_ms: i32) -> Result<usize> {
-    let mut pfds = [libc::pollfd { fd: -1, events: 0, revents: 0 }; 8];
+    let mut pfds = [libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }; 8];
     let n = fds.len().min(pfds.len());
     for (p, fd) in pfds.iter_mut().zip(fds.iter()) {
         p.fd = fd.as_raw_fd();
         p.events = libc::POLLIN;
     }
     // SAFETY: `n` valid pollfd entries.
-    let r = retry(|| unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, timeout_ms) as libc::c_long })?;
+    let r = retry(|| unsafe {
+        libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, timeout_ms) as libc::c_long
+    })?;
     for (i, p) in pfds.iter().take(n).enumerate() {
         if let Some(slot) = ready.get_mut(i) {
             *slot = p.revents != 0;
@@ -231,7 +273,8 @@ pub fn block_signals(sigs: &[i32]) -> Result<()> {
         for s in sigs {
             libc::sigaddset(&mut set, *s);
         }
-        check(libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) as libc::c_long).map(drop)
+        check(libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) as libc::c_long)
+            .map(drop)
     }
 }
 
@@ -246,7 +289,8 @@ pub fn reset_signals() -> Result<()> {
         }
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        check(libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) as libc::c_long).map(drop)
+        check(libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) as libc::c_long)
+            .map(drop)
     }
 }
 
@@ -276,8 +320,11 @@ pub fn read_signal(fd: BorrowedFd<'_>) -> Result<i32> {
     let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
     // SAFETY: buffer of the right size.
     let n = retry(|| unsafe {
-        libc::read(fd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), std::mem::size_of_val(&info))
-            as libc::c_long
+        libc::read(
+            fd.as_raw_fd(),
+            (&mut info as *mut libc::signalfd_siginfo).cast(),
+            std::mem::size_of_val(&info),
+        ) as libc::c_long
     })?;
     if (n as usize) < std::mem::size_of_val(&info) {
         return Err(Errno(libc::EIO));
@@ -294,6 +341,7 @@ pub fn unblock_signals(sigs: &[i32]) -> Result<()> {
         for s in sigs {
             libc::sigaddset(&mut set, *s);
         }
-        check(libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) as libc::c_long).map(drop)
+        check(libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) as libc::c_long)
+            .map(drop)
     }
 }

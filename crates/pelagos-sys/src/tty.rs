@@ -13,8 +13,11 @@ pub fn open_pty(ptmx: &CStr) -> Result<(OwnedFd, OwnedFd)> {
     check(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) as libc::c_long })?;
     // SAFETY: TIOCGPTPEER returns a new fd for the slave.
     let slave = check(unsafe {
-        libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC)
-            as libc::c_long
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        ) as libc::c_long
     })?;
     // SAFETY: fresh descriptor.
     Ok((master, unsafe { OwnedFd::from_raw_fd(slave as i32) }))
@@ -34,7 +37,12 @@ pub fn isatty(fd: BorrowedFd<'_>) -> bool {
 
 /// Window size `(rows, cols)` of a terminal.
 pub fn get_winsize(fd: BorrowedFd<'_>) -> Result<(u16, u16)> {
-    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut ws = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: valid out struct.
     check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) as libc::c_long })?;
     Ok((ws.ws_row, ws.ws_col))
@@ -42,7 +50,12 @@ pub fn get_winsize(fd: BorrowedFd<'_>) -> Result<(u16, u16)> {
 
 /// Set the window size of a terminal.
 pub fn set_winsize(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> Result<()> {
-    let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: valid struct.
     check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) as libc::c_long }).map(drop)
 }
@@ -67,5 +80,6 @@ pub fn make_raw(fd: BorrowedFd<'_>) -> Result<Termios> {
 /// Restore settings saved by [`make_raw`].
 pub fn restore(fd: BorrowedFd<'_>, saved: &Termios) -> Result<()> {
     // SAFETY: valid fd and struct.
-    check(unsafe { libc::tcsetattr(fd.as_raw_fd(), libc::TCSANOW, &saved.0) as libc::c_long }).map(drop)
+    check(unsafe { libc::tcsetattr(fd.as_raw_fd(), libc::TCSANOW, &saved.0) as libc::c_long })
+        .map(drop)
 }

@@ -63,7 +63,9 @@ pub(crate) fn initial_state(id: &str, cfg: &ContainerConfig, pid: i32) -> Contai
             annotations: cfg.annotations.clone(),
         },
         pid_start_time: proc_stat(pid).map(|(_, t)| t).unwrap_or(0),
-        own_pid_ns: cfg.namespace(NamespaceKind::Pid).is_some_and(|n| n.path.is_none()),
+        own_pid_ns: cfg
+            .namespace(NamespaceKind::Pid)
+            .is_some_and(|n| n.path.is_none()),
         poststart: cfg.hooks.poststart.clone(),
         poststop: cfg.hooks.poststop.clone(),
         arg0: cfg.process.args[0].clone(),
@@ -93,14 +95,24 @@ impl Container {
             ));
         }
         let dir = store.reserve(id)?;
-        let mut guard = CreateGuard { store, id, pidfd: None, pid: 0, armed: true };
-        let dirfd = std::fs::File::open(&dir).map_err(|e| ContainerError::io(format!("open {}", dir.display()), e))?;
-        let listener = UnixListener::bind(socket_path(&dir, &dirfd))
-            .map_err(|e| ContainerError::io(format!("create start socket in {}", dir.display()), e))?;
+        let mut guard = CreateGuard {
+            store,
+            id,
+            pidfd: None,
+            pid: 0,
+            armed: true,
+        };
+        let dirfd = std::fs::File::open(&dir)
+            .map_err(|e| ContainerError::io(format!("open {}", dir.display()), e))?;
+        let listener = UnixListener::bind(socket_path(&dir, &dirfd)).map_err(|e| {
+            ContainerError::io(format!("create start socket in {}", dir.display()), e)
+        })?;
         let terminal = match &opts.console_socket {
-            Some(p) => TerminalPlan::ConsoleSocket(OwnedFd::from(
-                UnixStream::connect(p).map_err(|e| ContainerError::io(format!("connect to console socket {}", p.display()), e))?,
-            )),
+            Some(p) => {
+                TerminalPlan::ConsoleSocket(OwnedFd::from(UnixStream::connect(p).map_err(|e| {
+                    ContainerError::io(format!("connect to console socket {}", p.display()), e)
+                })?))
+            }
             None => TerminalPlan::None,
         };
         let popts = PlanOptions {
@@ -126,12 +138,21 @@ impl Container {
             write_atomic(pf, spawned.pid.to_string().as_bytes())?;
         }
         guard.armed = false;
-        Ok(Container { id: id.to_string(), store: store.clone(), state })
+        Ok(Container {
+            id: id.to_string(),
+            store: store.clone(),
+            state,
+        })
     }
 }
 
 /// Spawn, running prestart + createRuntime hooks when the init asks.
-pub(crate) fn spawn_with_hooks(store: &StateStore, id: &str, cfg: &ContainerConfig, popts: PlanOptions) -> Result<Spawned> {
+pub(crate) fn spawn_with_hooks(
+    store: &StateStore,
+    id: &str,
+    cfg: &ContainerConfig,
+    popts: PlanOptions,
+) -> Result<Spawned> {
     let mut on_hooks = |pid: i32| -> Result<Vec<u8>> {
         let st = initial_state(id, cfg, pid);
         let json = serde_json::to_vec(&st.oci).unwrap_or_default();

@@ -16,13 +16,12 @@ impl Container {
             Status::Stopped => {}
             Status::Created => self.kill_and_wait(true)?,
             _ if force => self.kill_and_wait(true)?,
-            _ => {
-                return Err(ContainerError::BadState {
-                    id: self.id.clone(),
-                    status: status.to_string(),
-                    what: "cannot delete a container that is not stopped: stop it first or use --force".into(),
-                })
-            }
+            _ => return Err(ContainerError::BadState {
+                id: self.id.clone(),
+                status: status.to_string(),
+                what: "cannot delete a container that is not stopped: stop it first or use --force"
+                    .into(),
+            }),
         }
         let mut stopped = self.oci_state();
         stopped.status = Status::Stopped;
@@ -34,7 +33,9 @@ impl Container {
     /// SIGKILL every process and wait until the init is gone.
     pub(crate) fn kill_and_wait(&self, all: bool) -> Result<()> {
         let pid = self.state.oci.pid;
-        let Ok(fd) = p::pidfd_open(pid) else { return Ok(()) };
+        let Ok(fd) = p::pidfd_open(pid) else {
+            return Ok(());
+        };
         if !crate::state::init_alive(&self.state) {
             return Ok(());
         }
@@ -46,11 +47,17 @@ impl Container {
         let _ = p::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
         let mut ready = [false];
         for _ in 0..100 {
-            if p::poll_readable(&[fd.as_fd()], &mut ready, 100).map_err(|e| ContainerError::sys("wait for the init", e))? > 0 {
+            if p::poll_readable(&[fd.as_fd()], &mut ready, 100)
+                .map_err(|e| ContainerError::sys("wait for the init", e))?
+                > 0
+            {
                 let _ = p::try_waitpid(pid);
                 return Ok(());
             }
         }
-        Err(ContainerError::Other(format!("container {:?}: process {pid} did not die after SIGKILL within 10s", self.id)))
+        Err(ContainerError::Other(format!(
+            "container {:?}: process {pid} did not die after SIGKILL within 10s",
+            self.id
+        )))
     }
 }

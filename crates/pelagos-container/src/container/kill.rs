@@ -24,11 +24,14 @@ impl Container {
     /// Signal the init through a pidfd after checking it is still the same process.
     pub(crate) fn signal_init(&self, sig: i32) -> Result<()> {
         let pid = self.state.oci.pid;
-        let fd = p::pidfd_open(pid).map_err(|e| ContainerError::sys(format!("open process {pid} of {:?}", self.id), e))?;
+        let fd = p::pidfd_open(pid)
+            .map_err(|e| ContainerError::sys(format!("open process {pid} of {:?}", self.id), e))?;
         if !crate::state::init_alive(&self.state) {
             return Err(self.bad_state("container not running"));
         }
-        p::pidfd_send_signal(fd.as_fd(), sig).map_err(|e| ContainerError::sys(format!("send signal {sig} to {:?} (pid {pid})", self.id), e))
+        p::pidfd_send_signal(fd.as_fd(), sig).map_err(|e| {
+            ContainerError::sys(format!("send signal {sig} to {:?} (pid {pid})", self.id), e)
+        })
     }
 
     /// Pids of the container's processes: those sharing the init's pid namespace (when it
@@ -38,11 +41,15 @@ impl Container {
         if !self.state.own_pid_ns {
             return vec![init];
         }
-        let Ok(target) = std::fs::read_link(format!("/proc/{init}/ns/pid")) else { return vec![] };
+        let Ok(target) = std::fs::read_link(format!("/proc/{init}/ns/pid")) else {
+            return vec![];
+        };
         let mut out = Vec::new();
         if let Ok(rd) = std::fs::read_dir("/proc") {
             for e in rd.flatten() {
-                let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+                let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                    continue;
+                };
                 if std::fs::read_link(format!("/proc/{pid}/ns/pid")).is_ok_and(|l| l == target) {
                     out.push(pid);
                 }

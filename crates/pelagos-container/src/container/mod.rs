@@ -41,7 +41,11 @@ impl Container {
     /// Load container `id` from `store`.
     pub fn load(store: &StateStore, id: &str) -> crate::Result<Container> {
         let state = store.load(id)?;
-        Ok(Container { id: id.to_string(), store: store.clone(), state })
+        Ok(Container {
+            id: id.to_string(),
+            store: store.clone(),
+            state,
+        })
     }
 
     /// The live status.
@@ -56,7 +60,10 @@ impl Container {
 
     /// Can it be signalled?
     pub fn can_kill(&self) -> bool {
-        matches!(self.status(), Status::Created | Status::Running | Status::Paused)
+        matches!(
+            self.status(),
+            Status::Created | Status::Running | Status::Paused
+        )
     }
 
     /// Can it be deleted without force?
@@ -65,6 +72,10 @@ impl Container {
     }
 
     pub(crate) fn bad_state(&self, what: &str) -> crate::ContainerError {
-        crate::ContainerError::BadState { id: self.id.clone(), status: self.status().to_string(), what: what.to_string() }
+        crate::ContainerError::BadState {
+            id: self.id.clone(),
+            status: self.status().to_string(),
+            what: what.to_string(),
+        }
     }
 }

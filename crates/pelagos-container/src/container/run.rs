@@ -14,7 +14,15 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 /// Signals a foreground `run` forwards to the container.
-const FORWARDED: [i32; 7] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2, libc::SIGWINCH];
+const FORWARDED: [i32; 7] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+];
 
 /// The runtime's own stdio as used by a foreground run.
 pub struct RunIo;
@@ -22,7 +30,12 @@ pub struct RunIo;
 impl Container {
     /// `run ID`: returns the container's exit code (128+n when killed by signal n).
     /// With `detach`, behaves as create + start and returns 0.
-    pub fn run(store: &crate::StateStore, id: &str, opts: &CreateOptions<'_>, detach: bool) -> Result<i32> {
+    pub fn run(
+        store: &crate::StateStore,
+        id: &str,
+        opts: &CreateOptions<'_>,
+        detach: bool,
+    ) -> Result<i32> {
         if detach {
             let mut c = Container::create(store, id, opts)?;
             if let Err(e) = c.start(opts.warn) {
@@ -34,15 +47,28 @@ impl Container {
         crate::state::validate_id(id)?;
         let cfg = load_config(&opts.bundle, opts.warn)?;
         store.reserve(id)?;
-        let mut guard = CreateGuard { store, id, pidfd: None, pid: 0, armed: true };
+        let mut guard = CreateGuard {
+            store,
+            id,
+            pidfd: None,
+            pid: 0,
+            armed: true,
+        };
         let terminal = match (&opts.console_socket, cfg.process.terminal) {
             (_, false) => TerminalPlan::None,
-            (Some(p), true) => TerminalPlan::ConsoleSocket(OwnedFd::from(
-                UnixStream::connect(p).map_err(|e| ContainerError::io(format!("connect to console socket {}", p.display()), e))?,
-            )),
+            (Some(p), true) => {
+                TerminalPlan::ConsoleSocket(OwnedFd::from(UnixStream::connect(p).map_err(|e| {
+                    ContainerError::io(format!("connect to console socket {}", p.display()), e)
+                })?))
+            }
             (None, true) => TerminalPlan::Parent,
         };
-        let popts = PlanOptions { no_pivot: opts.no_pivot, preserve_fds: opts.preserve_fds, terminal, start: StartPlan::Immediate };
+        let popts = PlanOptions {
+            no_pivot: opts.no_pivot,
+            preserve_fds: opts.preserve_fds,
+            terminal,
+            start: StartPlan::Immediate,
+        };
         let spawned = spawn_with_hooks(store, id, &cfg, popts)?;
         guard.pid = spawned.pid;
         let mut state = initial_state(id, &cfg, spawned.pid);
@@ -55,13 +81,22 @@ impl Container {
             let _ = p::waitpid(spawned.pid);
             return Err(e);
         }
-        let c = Container { id: id.to_string(), store: store.clone(), state };
+        let c = Container {
+            id: id.to_string(),
+            store: store.clone(),
+            state,
+        };
         run_hooks_warn("poststart", &c.state.poststart, &c.state_json(), opts.warn);
         let code = wait_foreground(&spawned)?;
         let mut stopped = c.oci_state();
         stopped.status = Status::Stopped;
         stopped.pid = 0;
-        run_hooks_warn("poststop", &c.state.poststop, &serde_json::to_vec(&stopped).unwrap_or_default(), opts.warn);
+        run_hooks_warn(
+            "poststop",
+            &c.state.poststop,
+            &serde_json::to_vec(&stopped).unwrap_or_default(),
+            opts.warn,
+        );
         guard.pidfd = Some(spawned.pidfd);
         drop(guard);
         Ok(code)
@@ -130,8 +165,18 @@ struct Proxy<'a> {
 
 impl<'a> Proxy<'a> {
     fn new(master: BorrowedFd<'a>, stdin: BorrowedFd<'a>) -> Self {
-        let saved = if tty::isatty(stdin) { tty::make_raw(stdin).ok() } else { None };
-        let px = Proxy { master, stdin, master_open: true, stdin_open: true, saved };
+        let saved = if tty::isatty(stdin) {
+            tty::make_raw(stdin).ok()
+        } else {
+            None
+        };
+        let px = Proxy {
+            master,
+            stdin,
+            master_open: true,
+            stdin_open: true,
+            saved,
+        };
         px.copy_winsize();
         px
     }
@@ -147,7 +192,11 @@ impl<'a> Proxy<'a> {
         let is_master = from.as_raw_fd() == self.master.as_raw_fd();
         match fs::read(from, &mut buf) {
             Ok(n) if n > 0 => {
-                let out = if is_master { std::io::stdout() } else { return self.to_master(&buf[..n]) };
+                let out = if is_master {
+                    std::io::stdout()
+                } else {
+                    return self.write_master(&buf[..n]);
+                };
                 let _ = fs::write_all(out.as_fd(), &buf[..n]);
             }
             _ => {
@@ -160,7 +209,7 @@ impl<'a> Proxy<'a> {
         }
     }
 
-    fn to_master(&mut self, data: &[u8]) {
+    fn write_master(&mut self, data: &[u8]) {
         if fs::write_all(self.master, data).is_err() {
             self.master_open = false;
         }

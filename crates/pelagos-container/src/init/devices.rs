@@ -34,11 +34,22 @@ fn ok_if_exists(r: Result<(), Errno>) -> Result<(), Errno> {
 }
 
 /// Create a node; where `mknod` is not allowed (user namespaces) bind the host's node.
-fn node(dir: BorrowedFd<'_>, name: &CStr, host: Option<&CStr>, mode: u32, dev: u64) -> Result<(), Errno> {
+fn node(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    host: Option<&CStr>,
+    mode: u32,
+    dev: u64,
+) -> Result<(), Errno> {
     match fs::mknodat(dir, name, mode, dev) {
         Ok(()) | Err(Errno(libc::EEXIST)) => Ok(()),
         Err(Errno(libc::EPERM)) if host.is_some() => {
-            let f = fs::openat(Some(dir), name, libc::O_CREAT | libc::O_RDONLY | libc::O_NOFOLLOW, 0o644)?;
+            let f = fs::openat(
+                Some(dir),
+                name,
+                libc::O_CREAT | libc::O_RDONLY | libc::O_NOFOLLOW,
+                0o644,
+            )?;
             let b = m::open_tree_clone(None, host.unwrap_or(c"/dev/null"), false)?;
             m::move_mount(b.as_fd(), f.as_fd())
         }
@@ -48,12 +59,22 @@ fn node(dir: BorrowedFd<'_>, name: &CStr, host: Option<&CStr>, mode: u32, dev: u
 
 /// Default devices, then `linux.devices` (index 0.. in errors; defaults use 1000+).
 pub fn devices(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
-    let root = ctx.root.as_ref().map(|r| r.as_fd()).ok_or(Errno(libc::EBADF))?;
+    let root = ctx
+        .root
+        .as_ref()
+        .map(|r| r.as_fd())
+        .ok_or(Errno(libc::EBADF))?;
     if plan.default_devices {
         let dev = mkdir_all_in_root(root, c"/dev", 0o755).map_err(Fail::at(1000))?;
         for (i, (name, host, major, minor)) in DEFAULT_NODES.iter().enumerate() {
-            node(dev.as_fd(), name, Some(host), libc::S_IFCHR | 0o666, libc::makedev(*major, *minor))
-                .map_err(Fail::at(1000 + i))?;
+            node(
+                dev.as_fd(),
+                name,
+                Some(host),
+                libc::S_IFCHR | 0o666,
+                libc::makedev(*major, *minor),
+            )
+            .map_err(Fail::at(1000 + i))?;
         }
         for (i, (name, target)) in DEFAULT_LINKS.iter().enumerate() {
             ok_if_exists(fs::symlinkat(target, dev.as_fd(), name)).map_err(Fail::at(1100 + i))?;
@@ -63,7 +84,8 @@ pub fn devices(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
         let (parent, name) = split_last(d.path.to_bytes());
         let mut pbuf = [0u8; 4096];
         let mut nbuf = [0u8; 256];
-        let parent = cstr_in(&mut pbuf, if parent.is_empty() { b"/" } else { parent }).map_err(Fail::at(i))?;
+        let parent = cstr_in(&mut pbuf, if parent.is_empty() { b"/" } else { parent })
+            .map_err(Fail::at(i))?;
         let name = cstr_in(&mut nbuf, name).map_err(Fail::at(i))?;
         let pfd = mkdir_all_in_root(root, parent, 0o755).map_err(Fail::at(i))?;
         node(pfd.as_fd(), name, None, d.mode, d.dev).map_err(Fail::at(i))?;

@@ -27,13 +27,21 @@ pub struct Fail {
 
 impl From<Errno> for Fail {
     fn from(errno: Errno) -> Self {
-        Fail { errno, index: 0, detail: 0 }
+        Fail {
+            errno,
+            index: 0,
+            detail: 0,
+        }
     }
 }
 
 impl Fail {
     pub(crate) fn at(index: usize) -> impl Fn(Errno) -> Fail {
-        move |errno| Fail { errno, index: index as u32, detail: 0 }
+        move |errno| Fail {
+            errno,
+            index: index as u32,
+            detail: 0,
+        }
     }
 }
 
@@ -70,6 +78,7 @@ pub enum Step {
     PivotRoot,
     RootPropagation,
     Sysctl,
+    CreateCwd,
     MaskPaths,
     ReadonlyPaths,
     ReadonlyRoot,
@@ -112,6 +121,7 @@ pub const STEPS: &[(Step, StepFn)] = &[
     (Step::PivotRoot, rootfs::pivot),
     (Step::RootPropagation, rootfs::root_propagation),
     (Step::Sysctl, process::sysctl),
+    (Step::CreateCwd, process::create_cwd),
     (Step::MaskPaths, rootfs::mask_paths),
     (Step::ReadonlyPaths, rootfs::readonly_paths),
     (Step::ReadonlyRoot, rootfs::readonly_root),
@@ -144,7 +154,13 @@ pub fn run(plan: &mut InitPlan) -> ! {
 }
 
 fn report(plan: &InitPlan, ctx: &Ctx, step: Step, fail: Fail) {
-    let msg = Msg { kind: Kind::Error, step: step as u32, errno: fail.errno.0, index: fail.index, detail: fail.detail };
+    let msg = Msg {
+        kind: Kind::Error,
+        step: step as u32,
+        errno: fail.errno.0,
+        index: fail.index,
+        detail: fail.detail,
+    };
     let bytes = msg.encode();
     // After `start` connected, the creating runtime is gone: report to `start`.
     let sock = match (&ctx.start_conn, &plan.start) {
@@ -166,13 +182,30 @@ mod tests {
     fn order() {
         assert_eq!(STEPS.first().unwrap().0, Step::Prepare);
         assert_eq!(STEPS.last().unwrap().0, Step::Exec);
-        assert_eq!(STEPS[STEPS.len() - 2].0, Step::Seccomp, "seccomp is the last step before exec");
+        assert_eq!(
+            STEPS[STEPS.len() - 2].0,
+            Step::Seccomp,
+            "seccomp is the last step before exec"
+        );
         assert!(pos(Step::WaitForMaps) < pos(Step::JoinNamespaces));
         assert!(pos(Step::Mounts) < pos(Step::Devices));
-        assert!(pos(Step::CreateHooks) < pos(Step::PivotRoot), "createContainer runs before pivot_root");
-        assert!(pos(Step::Sysctl) < pos(Step::ReadonlyPaths), "/proc/sys turns read-only");
+        assert!(
+            pos(Step::CreateHooks) < pos(Step::PivotRoot),
+            "createContainer runs before pivot_root"
+        );
+        assert!(
+            pos(Step::Sysctl) < pos(Step::ReadonlyPaths),
+            "/proc/sys turns read-only"
+        );
         assert!(pos(Step::Identity) < pos(Step::Capabilities));
-        assert!(pos(Step::FindExecutable) < pos(Step::Ready), "create reports a missing executable");
+        assert!(
+            pos(Step::CreateCwd) < pos(Step::ReadonlyRoot),
+            "cwd is created before / turns read-only"
+        );
+        assert!(
+            pos(Step::FindExecutable) < pos(Step::Ready),
+            "create reports a missing executable"
+        );
         assert!(pos(Step::Ready) < pos(Step::WaitStart));
         for (i, (s, _)) in STEPS.iter().enumerate() {
             assert_eq!(*s as usize, i + 1, "step numbers follow the list");

@@ -56,7 +56,13 @@ pub fn time_namespace(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
     }
     ns::unshare(pelagos_sys::clone::flags::NEWTIME)?;
     for (i, line) in plan.time_offsets.iter().enumerate() {
-        let f = fs::openat(Some(plan.host_proc.as_fd()), c"self/timens_offsets", libc::O_WRONLY, 0).map_err(Fail::at(i))?;
+        let f = fs::openat(
+            Some(plan.host_proc.as_fd()),
+            c"self/timens_offsets",
+            libc::O_WRONLY,
+            0,
+        )
+        .map_err(Fail::at(i))?;
         fs::write_all(f.as_fd(), line.to_bytes()).map_err(Fail::at(i))?;
     }
     Ok(())
@@ -76,7 +82,12 @@ pub fn hostname(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
 /// `process.oomScoreAdj`, through the verified host procfs.
 pub fn oom_score_adj(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
     if let Some(v) = &plan.oom_score_adj {
-        let f = fs::openat(Some(plan.host_proc.as_fd()), c"self/oom_score_adj", libc::O_WRONLY, 0)?;
+        let f = fs::openat(
+            Some(plan.host_proc.as_fd()),
+            c"self/oom_score_adj",
+            libc::O_WRONLY,
+            0,
+        )?;
         fs::write_all(f.as_fd(), v.to_bytes())?;
     }
     Ok(())
@@ -106,7 +117,11 @@ pub(super) fn run_hook(h: &HookPlan, state: &[u8]) -> Result<(), Fail> {
             }
             match p::waitpid(pid)? {
                 p::ExitStatus::Exited(0) => Ok(()),
-                st => Err(Fail { errno: Errno(0), index: 0, detail: st.code() }),
+                st => Err(Fail {
+                    errno: Errno(0),
+                    index: 0,
+                    detail: st.code(),
+                }),
             }
         }
     }
@@ -114,7 +129,10 @@ pub(super) fn run_hook(h: &HookPlan, state: &[u8]) -> Result<(), Fail> {
 
 fn run_hooks(hooks: &[HookPlan], state: &[u8]) -> StepResult {
     for (i, h) in hooks.iter().enumerate() {
-        run_hook(h, state).map_err(|f| Fail { index: i as u32, ..f })?;
+        run_hook(h, state).map_err(|f| Fail {
+            index: i as u32,
+            ..f
+        })?;
     }
     Ok(())
 }
@@ -127,7 +145,10 @@ pub fn create_hooks(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
     }
     socket::send(plan.sync.as_fd(), &Msg::simple(Kind::Hooks).encode(), None)?;
     recv_continue(plan, ctx)?;
-    run_hooks(&plan.create_container_hooks, &plan.state_buf[..ctx.state_len])
+    run_hooks(
+        &plan.create_container_hooks,
+        &plan.state_buf[..ctx.state_len],
+    )
 }
 
 /// `linux.sysctl`, written through the container's own (verified) procfs.
@@ -135,14 +156,29 @@ pub fn sysctl(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
     if plan.sysctl.is_empty() {
         return Ok(());
     }
-    let root = ctx.root.as_ref().map(|r| r.as_fd()).ok_or(Errno(libc::EBADF))?;
-    let proc_ = open_in_root(root, c"/proc", libc::O_PATH | libc::O_DIRECTORY).map_err(Fail::at(usize::MAX))?;
+    let root = ctx
+        .root
+        .as_ref()
+        .map(|r| r.as_fd())
+        .ok_or(Errno(libc::EBADF))?;
+    let proc_ = open_in_root(root, c"/proc", libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(Fail::at(usize::MAX))?;
     if fs::fstatfs_type(proc_.as_fd())? != fs::PROC_SUPER_MAGIC {
-        return Err(Fail { errno: Errno(libc::EXDEV), index: u32::MAX, detail: 0 });
+        return Err(Fail {
+            errno: Errno(libc::EXDEV),
+            index: u32::MAX,
+            detail: 0,
+        });
     }
     for (i, (path, value)) in plan.sysctl.iter().enumerate() {
-        let f = fs::openat2(proc_.as_fd(), path, libc::O_WRONLY, 0, fs::resolve::BENEATH | fs::resolve::NO_SYMLINKS)
-            .map_err(Fail::at(i))?;
+        let f = fs::openat2(
+            proc_.as_fd(),
+            path,
+            libc::O_WRONLY,
+            0,
+            fs::resolve::BENEATH | fs::resolve::NO_SYMLINKS,
+        )
+        .map_err(Fail::at(i))?;
         fs::write_all(f.as_fd(), value.to_bytes()).map_err(Fail::at(i))?;
     }
     Ok(())
@@ -178,9 +214,24 @@ pub fn terminal(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
     Ok(())
 }
 
-/// `process.cwd`, created inside the root if missing.
+/// Create `process.cwd` inside the root if missing (before the root may turn read-only).
+pub fn create_cwd(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
+    let root = ctx
+        .root
+        .as_ref()
+        .map(|r| r.as_fd())
+        .ok_or(Errno(libc::EBADF))?;
+    mkdir_all_in_root(root, &plan.cwd, 0o755)?;
+    Ok(())
+}
+
+/// Enter `process.cwd`.
 pub fn cwd(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
-    let root = ctx.root.as_ref().map(|r| r.as_fd()).ok_or(Errno(libc::EBADF))?;
+    let root = ctx
+        .root
+        .as_ref()
+        .map(|r| r.as_fd())
+        .ok_or(Errno(libc::EBADF))?;
     let dir = mkdir_all_in_root(root, &plan.cwd, 0o755)?;
     fs::fchdir(dir.as_fd())?;
     Ok(())
@@ -192,13 +243,15 @@ pub fn find_executable(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
     let mut last = Errno(libc::ENOENT);
     for (i, c) in plan.exec_candidates.iter().enumerate() {
         match fs::openat(None, c, libc::O_PATH, 0).and_then(|f| fs::fstat(f.as_fd())) {
-            Ok(st) if st.mode & libc::S_IFMT == libc::S_IFREG => match fs::faccessat(None, c, libc::X_OK) {
-                Ok(()) => {
-                    ctx.exec_index = i;
-                    return Ok(());
+            Ok(st) if st.mode & libc::S_IFMT == libc::S_IFREG => {
+                match fs::faccessat(None, c, libc::X_OK) {
+                    Ok(()) => {
+                        ctx.exec_index = i;
+                        return Ok(());
+                    }
+                    Err(e) => last = e,
                 }
-                Err(e) => last = e,
-            },
+            }
             Ok(_) => last = Errno(libc::EACCES),
             Err(Errno(libc::ENOENT)) | Err(Errno(libc::ENOTDIR)) => {}
             Err(e) => last = e,
@@ -216,7 +269,9 @@ pub fn ready(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
 
 /// Wait for `start` to connect (create/start), reading the state JSON it sends.
 pub fn wait_start(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
-    let StartPlan::WaitFor(listener) = &plan.start else { return Ok(()) };
+    let StartPlan::WaitFor(listener) = &plan.start else {
+        return Ok(());
+    };
     let conn = socket::accept(listener.as_fd())?;
     let (n, _) = socket::recv(conn.as_fd(), &mut plan.state_buf)?;
     ctx.state_len = n;
@@ -226,7 +281,10 @@ pub fn wait_start(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
 
 /// startContainer hooks, in the container, before the user process.
 pub fn start_hooks(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
-    run_hooks(&plan.start_container_hooks, &plan.state_buf[..ctx.state_len])
+    run_hooks(
+        &plan.start_container_hooks,
+        &plan.state_buf[..ctx.state_len],
+    )
 }
 
 /// Set the umask, close every fd but stdio and `--preserve-fds`, exec.
@@ -238,5 +296,9 @@ pub fn exec(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
     }
     let _ = plan.sync.as_raw_fd();
     let cand = &plan.exec_candidates[ctx.exec_index];
-    Err(Fail { errno: p::execve(cand, &plan.argv, &plan.envp), index: ctx.exec_index as u32, detail: 0 })
+    Err(Fail {
+        errno: p::execve(cand, &plan.argv, &plan.envp),
+        index: ctx.exec_index as u32,
+        detail: 0,
+    })
 }

@@ -11,15 +11,27 @@ use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 fn root(ctx: &Ctx) -> Result<BorrowedFd<'_>> {
-    ctx.root.as_ref().map(|r| r.as_fd()).ok_or(Errno(libc::EBADF))
+    ctx.root
+        .as_ref()
+        .map(|r| r.as_fd())
+        .ok_or(Errno(libc::EBADF))
 }
 
 /// Make every mount slave (nothing we do propagates to the host) and bind the rootfs onto
 /// itself so it is a mount point.
 pub fn prepare_root(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
     m::mount(None, c"/", None, ms::REC | ms::SLAVE, None).map_err(Fail::at(0))?;
-    m::mount(Some(&plan.rootfs), &plan.rootfs, None, ms::BIND | ms::REC, None).map_err(Fail::at(1))?;
-    ctx.root = Some(fs::openat(None, &plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).map_err(Fail::at(1))?);
+    m::mount(
+        Some(&plan.rootfs),
+        &plan.rootfs,
+        None,
+        ms::BIND | ms::REC,
+        None,
+    )
+    .map_err(Fail::at(1))?;
+    ctx.root = Some(
+        fs::openat(None, &plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).map_err(Fail::at(1))?,
+    );
     Ok(())
 }
 
@@ -43,10 +55,19 @@ pub(super) fn target(root: BorrowedFd<'_>, dest: &CStr, file: bool) -> Result<Ow
     }
     let (parent, name) = split_last(dest.to_bytes());
     let mut pbuf = [0u8; 4096];
-    let pfd = if parent.is_empty() { fs::dup(root)? } else { mkdir_all_in_root(root, cstr_in(&mut pbuf, parent)?, 0o755)? };
+    let pfd = if parent.is_empty() {
+        fs::dup(root)?
+    } else {
+        mkdir_all_in_root(root, cstr_in(&mut pbuf, parent)?, 0o755)?
+    };
     let mut nbuf = [0u8; 256];
     let name = cstr_in(&mut nbuf, name)?;
-    fs::openat(Some(pfd.as_fd()), name, libc::O_CREAT | libc::O_RDONLY | libc::O_NOFOLLOW, 0o644)
+    fs::openat(
+        Some(pfd.as_fd()),
+        name,
+        libc::O_CREAT | libc::O_RDONLY | libc::O_NOFOLLOW,
+        0o644,
+    )
 }
 
 fn mount_one(root: BorrowedFd<'_>, mp: &MountPlan) -> Result<()> {
@@ -55,11 +76,21 @@ fn mount_one(root: BorrowedFd<'_>, mp: &MountPlan) -> Result<()> {
         MountOp::Bind { source, recursive } => {
             let mnt = m::open_tree_clone(None, source, *recursive)?;
             if mp.attr_set | mp.attr_clear != 0 {
-                m::mount_setattr(mnt.as_fd(), mp.attr_recursive, mp.attr_set, mp.attr_clear, 0)?;
+                m::mount_setattr(
+                    mnt.as_fd(),
+                    mp.attr_recursive,
+                    mp.attr_set,
+                    mp.attr_clear,
+                    0,
+                )?;
             }
             mnt
         }
-        MountOp::Fs { fstype, source, options } => {
+        MountOp::Fs {
+            fstype,
+            source,
+            options,
+        } => {
             let fsfd = m::fsopen(fstype)?;
             if let Some(src) = source {
                 m::fsconfig_string(fsfd.as_fd(), c"source", src)?;
@@ -76,14 +107,24 @@ fn mount_one(root: BorrowedFd<'_>, mp: &MountPlan) -> Result<()> {
     };
     m::move_mount(mnt.as_fd(), tgt.as_fd())?;
     if mp.propagation != 0 {
-        m::mount_setattr(mnt.as_fd(), mp.propagation & ms::REC != 0, 0, 0, mp.propagation & !ms::REC)?;
+        m::mount_setattr(
+            mnt.as_fd(),
+            mp.propagation & ms::REC != 0,
+            0,
+            0,
+            mp.propagation & !ms::REC,
+        )?;
     }
     Ok(())
 }
 
 /// The container's view of its cgroups: on a pure v2 host a bind of its own cgroup dir;
 /// otherwise a tmpfs holding a bind per hierarchy.
-fn mount_cgroup(tgt: BorrowedFd<'_>, mp: &MountPlan, binds: &[(std::ffi::CString, std::ffi::CString)]) -> Result<()> {
+fn mount_cgroup(
+    tgt: BorrowedFd<'_>,
+    mp: &MountPlan,
+    binds: &[(std::ffi::CString, std::ffi::CString)],
+) -> Result<()> {
     let bind_attrs = mp.attr_set | attr::NOSUID | attr::NODEV | attr::NOEXEC;
     if let [(host, name)] = binds {
         if name.is_empty() {
@@ -101,7 +142,12 @@ fn mount_cgroup(tgt: BorrowedFd<'_>, mp: &MountPlan, binds: &[(std::ffi::CString
             Ok(()) | Err(Errno(libc::EEXIST)) => {}
             Err(e) => return Err(e),
         }
-        let sub = fs::openat(Some(tmp.as_fd()), name, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)?;
+        let sub = fs::openat(
+            Some(tmp.as_fd()),
+            name,
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            0,
+        )?;
         let b = m::open_tree_clone(None, host, false)?;
         m::mount_setattr(b.as_fd(), false, bind_attrs, 0, 0)?;
         m::move_mount(b.as_fd(), sub.as_fd())?;
@@ -147,7 +193,11 @@ pub fn mask_paths(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
     let null = open_in_root(r, c"/dev/null", libc::O_PATH).map_err(Fail::at(usize::MAX))?;
     let st = fs::fstat(null.as_fd())?;
     if !st.is_char_device() || st.rdev != libc::makedev(1, 3) {
-        return Err(Fail { errno: Errno(libc::EINVAL), index: u32::MAX, detail: 0 });
+        return Err(Fail {
+            errno: Errno(libc::EINVAL),
+            index: u32::MAX,
+            detail: 0,
+        });
     }
     for (i, p) in plan.masked.iter().enumerate() {
         let fd = match open_in_root(r, p, libc::O_PATH) {
@@ -158,7 +208,11 @@ pub fn mask_paths(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
         let is_dir = fs::fstat(fd.as_fd()).map_err(Fail::at(i))?.is_dir();
         let mnt = if is_dir {
             let fsfd = m::fsopen(c"tmpfs").map_err(Fail::at(i))?;
-            m::fsmount(fsfd.as_fd(), attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC).map_err(Fail::at(i))?
+            m::fsmount(
+                fsfd.as_fd(),
+                attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC,
+            )
+            .map_err(Fail::at(i))?
         } else {
             m::open_tree_clone(Some(null.as_fd()), c"", false).map_err(Fail::at(i))?
         };

@@ -9,14 +9,25 @@ use std::os::fd::AsFd;
 
 /// `process.apparmorProfile`, applied at exec (only planned when AppArmor is enabled).
 pub fn apparmor(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
-    let Some(label) = &plan.apparmor else { return Ok(()) };
-    let root = ctx.root.as_ref().map(|r| r.as_fd()).ok_or(Errno(libc::EBADF))?;
+    let Some(label) = &plan.apparmor else {
+        return Ok(());
+    };
+    let root = ctx
+        .root
+        .as_ref()
+        .map(|r| r.as_fd())
+        .ok_or(Errno(libc::EBADF))?;
     let proc_ = open_in_root(root, c"/proc", libc::O_PATH | libc::O_DIRECTORY)?;
     if fs::fstatfs_type(proc_.as_fd())? != fs::PROC_SUPER_MAGIC {
         return Err(Errno(libc::EXDEV).into());
     }
-    let f = fs::openat(Some(proc_.as_fd()), c"self/attr/apparmor/exec", libc::O_WRONLY, 0)
-        .or_else(|_| fs::openat(Some(proc_.as_fd()), c"self/attr/exec", libc::O_WRONLY, 0))?;
+    let f = fs::openat(
+        Some(proc_.as_fd()),
+        c"self/attr/apparmor/exec",
+        libc::O_WRONLY,
+        0,
+    )
+    .or_else(|_| fs::openat(Some(proc_.as_fd()), c"self/attr/exec", libc::O_WRONLY, 0))?;
     fs::write_all(f.as_fd(), label.to_bytes())?;
     Ok(())
 }
@@ -29,7 +40,13 @@ pub fn identity(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
         if plan.caps.bounding & (1u64 << cap) == 0 {
             match p::capbset_drop(cap) {
                 Ok(()) | Err(Errno(libc::EINVAL)) => {}
-                Err(e) => return Err(Fail { errno: e, index: cap, detail: 0 }),
+                Err(e) => {
+                    return Err(Fail {
+                        errno: e,
+                        index: cap,
+                        detail: 0,
+                    })
+                }
             }
         }
     }

@@ -10,7 +10,14 @@ fn base() -> Value {
 }
 
 fn convert(v: Value) -> Result<ContainerConfig, SpecError> {
-    from_oci_value(v, Path::new("/bundle"), 40)
+    let bytes = serde_json::to_vec(&v).unwrap();
+    let direct = from_oci_bytes(&bytes, Path::new("/bundle"), 40);
+    let via_value = from_oci_value(v, Path::new("/bundle"), 40);
+    assert_eq!(direct.is_ok(), via_value.is_ok(), "both parse paths agree");
+    if let (Err(a), Err(b)) = (&direct, &via_value) {
+        assert_eq!(a.field(), b.field());
+    }
+    direct
 }
 
 fn field_of(v: Value) -> String {
@@ -99,14 +106,20 @@ fn sysctl_must_be_namespaced() {
 #[test]
 fn userns_needs_mappings() {
     let mut v = base();
-    v["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+    v["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
     assert_eq!(field_of(v), "linux.uidMappings");
 }
 
 #[test]
 fn duplicate_namespace_and_wrong_types() {
     let mut v = base();
-    v["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "pid"}));
+    v["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "pid"}));
     assert_eq!(field_of(v), "linux.namespaces[6]");
     let mut v = base();
     v["process"]["user"]["uid"] = json!("root");
