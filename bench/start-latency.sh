@@ -30,8 +30,11 @@ if [ -z "${PELAGOS_BENCH_INNER:-}" ]; then
         command -v "$tool" >/dev/null || { echo "error: $tool missing (see .ci/run for the packages)" >&2; exit 1; }
     done
     if [ -z "${PELAGOS_RUNTIME:-}" ]; then
-        (cd "$repo" && cargo build --release -p pelagos-cli --bin pelagos-runtime)
-        export PELAGOS_RUNTIME=$repo/target/release/pelagos-runtime
+        # The workspace's `runtime` profile (size-optimised release) when it has one.
+        profile=release
+        grep -q '^\[profile\.runtime\]' "$repo/Cargo.toml" && profile=runtime
+        (cd "$repo" && cargo build --profile "$profile" -p pelagos-cli --bin pelagos-runtime)
+        export PELAGOS_RUNTIME=$repo/target/$profile/pelagos-runtime
     fi
     export PELAGOS_BENCH_INNER=1
     exec unshare --mount --propagation private -- "$here/$(basename "${BASH_SOURCE[0]}")" "$@"

@@ -20,8 +20,11 @@ fi
 
 runtime=${RUNTIME:-}
 if [ -z "$runtime" ]; then
-    cargo build --release -p pelagos-cli --bin pelagos-runtime
-    runtime=$PWD/target/release/pelagos-runtime
+    # The workspace's `runtime` profile (size-optimised release) when it has one.
+    profile=release
+    grep -q '^\[profile\.runtime\]' Cargo.toml && profile=runtime
+    cargo build --profile "$profile" -p pelagos-cli --bin pelagos-runtime
+    runtime=$PWD/target/$profile/pelagos-runtime
 fi
 
 bundle=${BUNDLE:-/tmp/pelagos-quickstart}
