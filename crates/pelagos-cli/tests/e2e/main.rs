@@ -54,6 +54,8 @@ fn main() -> ExitCode {
         }));
     }
 
+    // Only skips among the tests the name filter selected are worth a line.
+    skipped.retain(|(name, _)| selected(&args, name));
     for (name, why) in &skipped {
         eprintln!("SKIP {name}: {why}");
     }
@@ -65,6 +67,23 @@ fn main() -> ExitCode {
         );
     }
     conclusion.exit_code()
+}
+
+/// Whether the command line's name filter and `--skip`s select `name`.
+fn selected(args: &Arguments, name: &str) -> bool {
+    let by_filter = match &args.filter {
+        None => true,
+        Some(f) if args.exact => name == f,
+        Some(f) => name.contains(f.as_str()),
+    };
+    by_filter
+        && !args.skip.iter().any(|s| {
+            if args.exact {
+                name == s
+            } else {
+                name.contains(s.as_str())
+            }
+        })
 }
 
 /// A trial; skipped ones are ignored (or, in CI, fail with the reason).
