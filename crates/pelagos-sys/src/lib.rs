@@ -10,7 +10,6 @@ pub mod clone;
 pub mod cstr;
 pub mod errno;
 pub mod fs;
-pub mod mem;
 pub mod mount;
 pub mod ns;
 pub mod process;
