@@ -15,6 +15,6 @@ pub mod protocol;
 pub mod spawn;
 pub mod state;
 
-pub use container::{Container, CreateOptions};
+pub use container::{Container, CreateOptions, ExecOptions};
 pub use error::{ContainerError, Result};
 pub use state::StateStore;
