@@ -8,6 +8,7 @@
 
 pub mod container;
 pub mod error;
+pub mod exec_plan;
 pub mod hooks;
 pub mod init;
 pub mod plan;

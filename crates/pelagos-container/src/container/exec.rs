@@ -4,8 +4,9 @@
 use super::run::wait_foreground;
 use super::Container;
 use crate::error::{ContainerError, Result};
+use crate::exec_plan::{build_exec, ExecPlanOptions};
 use crate::init::{self, Step};
-use crate::plan::{self, ExecPlanOptions, TerminalPlan};
+use crate::plan::TerminalPlan;
 use crate::protocol::{Kind, Msg};
 use crate::spawn::{exec_error, last_cap, Spawned};
 use crate::state::write_atomic;
@@ -73,7 +74,7 @@ impl Container {
             preserve_fds: opts.preserve_fds,
             terminal,
         };
-        let mut plan = plan::build_exec(&opts.process, child_end, popts, last_cap())?;
+        let mut plan = build_exec(&opts.process, child_end, popts, last_cap())?;
         let (cpid, cpidfd) =
             match clone3(0, None).map_err(|e| ContainerError::sys("clone the exec process", e))? {
                 Forked::Child => {
