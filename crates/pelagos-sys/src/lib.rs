@@ -13,6 +13,7 @@ pub mod fs;
 pub mod mount;
 pub mod ns;
 pub mod process;
+pub mod seccomp;
 pub mod socket;
 pub mod tty;
 
