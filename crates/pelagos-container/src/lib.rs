@@ -8,6 +8,7 @@
 
 pub mod container;
 pub mod error;
+pub mod exec_plan;
 pub mod hooks;
 pub mod init;
 pub mod plan;
@@ -15,6 +16,6 @@ pub mod protocol;
 pub mod spawn;
 pub mod state;
 
-pub use container::{Container, CreateOptions};
+pub use container::{Container, CreateOptions, ExecOptions};
 pub use error::{ContainerError, Result};
 pub use state::StateStore;

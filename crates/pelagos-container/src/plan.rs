@@ -255,7 +255,7 @@ fn device_plans(cfg: &ContainerConfig) -> Vec<DevicePlan> {
         .collect()
 }
 
-fn open_host_proc() -> Result<OwnedFd> {
+pub(crate) fn open_host_proc() -> Result<OwnedFd> {
     let fd = pelagos_sys::fs::openat(None, c"/proc", libc::O_PATH | libc::O_DIRECTORY, 0)
         .map_err(|e| ContainerError::sys("open /proc", e))?;
     use std::os::fd::AsFd;
@@ -268,7 +268,7 @@ fn open_host_proc() -> Result<OwnedFd> {
     }
 }
 
-fn apparmor_enabled() -> bool {
+pub(crate) fn apparmor_enabled() -> bool {
     std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
         .is_ok_and(|s| s.starts_with('Y'))
 }

@@ -2,7 +2,7 @@
 //! holding `state.json` (written atomically) and the `start` socket.
 
 use crate::error::{ContainerError, Result};
-use pelagos_spec::{Hook, OciState, Status};
+use pelagos_spec::{Hook, OciState, ProcessConfig, Status};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
@@ -24,6 +24,12 @@ pub struct ContainerState {
     /// The PATH candidates tried for `arg0`.
     pub exec_candidates: Vec<String>,
     pub start_hooks: Vec<Hook>,
+    /// The container's process, the base of `exec`.
+    #[serde(default)]
+    pub process: ProcessConfig,
+    /// `CLONE_NEW*` flags of the namespaces the container has (created or joined).
+    #[serde(default)]
+    pub ns_flags: u64,
 }
 
 /// The directory tree of container states (`--root`).

@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 /// The five capability sets of a process, bit `n` standing for capability `n`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CapSets {
     pub bounding: u64,
     pub effective: u64,

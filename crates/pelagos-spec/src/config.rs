@@ -41,7 +41,7 @@ pub struct ContainerConfig {
 }
 
 /// The container process.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ProcessConfig {
     pub args: Vec<String>,
     pub env: Vec<String>,
@@ -61,7 +61,7 @@ pub struct ProcessConfig {
 }
 
 /// One resource limit.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rlimit {
     /// `RLIMIT_NOFILE` etc.
     pub name: String,

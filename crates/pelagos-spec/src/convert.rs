@@ -267,6 +267,40 @@ fn convert_process(spec: &Spec, caps: CapSets, cfg: &mut ContainerConfig) -> Res
         .process()
         .as_ref()
         .ok_or_else(|| SpecError::invalid("process", "missing"))?;
+    cfg.process = process_from(proc_, caps)?;
+    Ok(())
+}
+
+/// Parse a `process.json` (as `exec --process` takes it) into a [`ProcessConfig`];
+/// error fields are named `process.*`.
+pub fn process_from_json(
+    bytes: &[u8],
+    last_cap: u32,
+) -> Result<(ProcessConfig, Vec<String>), SpecError> {
+    let inner: Value = serde_json::from_slice(bytes).map_err(|e| SpecError::Parse {
+        path: "process.json".into(),
+        field: format!("line {} column {}", e.line(), e.column()),
+        message: e.to_string(),
+    })?;
+    let mut value = serde_json::json!({ "process": inner });
+    let mut warnings = Vec::new();
+    let caps = take_caps(&mut value, last_cap, &mut warnings)?;
+    #[derive(serde::Deserialize)]
+    struct Wrapper {
+        process: oci_spec::runtime::Process,
+    }
+    let w: Wrapper = serde_path_to_error::deserialize(value).map_err(|e| SpecError::Parse {
+        path: "process.json".into(),
+        field: e.path().to_string(),
+        message: e.inner().to_string(),
+    })?;
+    Ok((process_from(&w.process, caps)?, warnings))
+}
+
+fn process_from(
+    proc_: &oci_spec::runtime::Process,
+    caps: CapSets,
+) -> Result<ProcessConfig, SpecError> {
     let args = proc_.args().clone().unwrap_or_default();
     if args.is_empty() || args[0].is_empty() {
         return Err(SpecError::invalid(
@@ -334,7 +368,7 @@ fn convert_process(spec: &Spec, caps: CapSets, cfg: &mut ContainerConfig) -> Res
             hard: r.hard(),
         });
     }
-    cfg.process = ProcessConfig {
+    Ok(ProcessConfig {
         args,
         env,
         cwd,
@@ -353,8 +387,7 @@ fn convert_process(spec: &Spec, caps: CapSets, cfg: &mut ContainerConfig) -> Res
         oom_score_adj: proc_.oom_score_adj(),
         apparmor_profile: proc_.apparmor_profile().clone().filter(|s| !s.is_empty()),
         selinux_label: proc_.selinux_label().clone().filter(|s| !s.is_empty()),
-    };
-    Ok(())
+    })
 }
 
 /// `RLIMIT_*` name -> resource number.

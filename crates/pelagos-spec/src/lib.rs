@@ -16,7 +16,7 @@ mod time;
 
 pub use caps::{cap_number, CapSets};
 pub use config::*;
-pub use convert::{from_oci_bytes, from_oci_value, load_bundle};
+pub use convert::{from_oci_bytes, from_oci_value, load_bundle, process_from_json};
 pub use defaults::default_spec;
 pub use error::SpecError;
 pub use mounts::parse_mount_options;

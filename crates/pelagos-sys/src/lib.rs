@@ -10,10 +10,10 @@ pub mod clone;
 pub mod cstr;
 pub mod errno;
 pub mod fs;
-pub mod mem;
 pub mod mount;
 pub mod ns;
 pub mod process;
+pub mod seccomp;
 pub mod socket;
 pub mod tty;
 

@@ -4,6 +4,5 @@
 mod runtime;
 
 fn main() -> std::process::ExitCode {
-    pelagos_sys::mem::advise_random_code();
     runtime::main()
 }

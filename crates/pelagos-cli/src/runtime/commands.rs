@@ -1,7 +1,7 @@
 //! One function per runtime verb: turn parsed args into a library call, print the result.
 
 use super::log::Logger;
-use super::{signal, Cli, Command, CreateArgs};
+use super::{signal, Cli, Command, CreateArgs, ExecArgs};
 use anyhow::{bail, Context, Result};
 use pelagos_container::{Container, CreateOptions, StateStore};
 use serde_json::json;
@@ -45,6 +45,21 @@ pub fn dispatch(cli: &Cli, log: &Logger) -> Result<u8> {
         }
         Command::List { format, quiet } => list(&store, format, *quiet),
         Command::Spec { bundle, .. } => spec(bundle),
+        Command::Exec(a) => {
+            let c = Container::load(&store, &a.id)?;
+            let process = exec_process(a, &c.state.process)?;
+            let abs =
+                |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+            let code = c.exec(&pelagos_container::ExecOptions {
+                process,
+                console_socket: a.console_socket.as_deref().map(abs),
+                pid_file: a.pid_file.as_deref().map(abs),
+                detach: a.detach,
+                preserve_fds: a.preserve_fds,
+                warn: &warn,
+            })?;
+            Ok(u8::try_from(code).unwrap_or(255))
+        }
         Command::Features => {
             println!("{}", serde_json::to_string_pretty(&features())?);
             Ok(0)
@@ -195,4 +210,69 @@ fn cap_name(n: u32) -> Option<String> {
         "CHECKPOINT_RESTORE",
     ];
     NAMES.get(n as usize).map(|s| format!("CAP_{s}"))
+}
+
+/// The process `exec` runs: `--process FILE`, or the container's process with overrides.
+fn exec_process(
+    a: &ExecArgs,
+    base: &pelagos_spec::ProcessConfig,
+) -> Result<pelagos_spec::ProcessConfig> {
+    if let Some(path) = &a.process {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("read --process {}", path.display()))?;
+        let (p, _warnings) =
+            pelagos_spec::process_from_json(&bytes, pelagos_container::spawn::last_cap())?;
+        return Ok(p);
+    }
+    if a.command.is_empty() {
+        bail!("exec: no command given: pass the program and its arguments after the container id");
+    }
+    let mut p = base.clone();
+    p.args = a.command.clone();
+    p.terminal = a.tty;
+    for e in &a.env {
+        let Some((name, _)) = e.split_once('=') else {
+            bail!("--env {e:?}: use NAME=value");
+        };
+        p.env
+            .retain(|x| x.split_once('=').map(|(n, _)| n) != Some(name));
+        p.env.push(e.clone());
+    }
+    if let Some(cwd) = &a.cwd {
+        p.cwd = pelagos_spec::clean_absolute(cwd)
+            .with_context(|| format!("--cwd {cwd:?}: must be an absolute path"))?;
+    }
+    if let Some(u) = &a.user {
+        let (uid, gid) = match u.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (u.as_str(), None),
+        };
+        p.uid = uid
+            .parse()
+            .with_context(|| format!("--user {u:?}: uid must be a number"))?;
+        if let Some(g) = gid {
+            p.gid = g
+                .parse()
+                .with_context(|| format!("--user {u:?}: gid must be a number"))?;
+        }
+    }
+    if !a.additional_gids.is_empty() {
+        p.additional_gids = a.additional_gids.clone();
+    }
+    for c in &a.cap {
+        let bit = pelagos_spec::cap_number(c)
+            .with_context(|| format!("--cap {c:?}: unknown capability"))?;
+        let m = 1u64 << bit;
+        p.caps.bounding |= m;
+        p.caps.effective |= m;
+        p.caps.permitted |= m;
+        p.caps.ambient |= m;
+    }
+    if a.no_new_privs {
+        p.no_new_privileges = true;
+    }
+    if let Some(profile) = &a.apparmor {
+        p.apparmor_profile = Some(profile.clone());
+    }
+    Ok(p)
 }

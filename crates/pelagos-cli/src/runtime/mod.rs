@@ -62,6 +62,58 @@ pub struct CreateArgs {
     pub preserve_fds: u32,
 }
 
+/// Options of `exec`.
+#[derive(clap::Args, Debug)]
+pub struct ExecArgs {
+    /// JSON file with the process to run (OCI `process` object); replaces the options below.
+    #[arg(short, long)]
+    pub process: Option<std::path::PathBuf>,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Unix socket that receives the PTY master.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Working directory inside the container.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Set an environment variable (NAME=value); repeatable.
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// Run as uid[:gid].
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional gids; repeatable.
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability (CAP_NET_ADMIN); repeatable.
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Set no_new_privs for the process.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Return once the process has started.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// File to write the process' pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Pass this many extra fds (3, 4, ...) to the process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Accepted for compatibility (SELinux label).
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// AppArmor profile for the process.
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// Container id.
+    pub id: String,
+    /// Command and arguments.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Create a container from a bundle; its process waits for `start`.
@@ -121,6 +173,8 @@ pub enum Command {
     },
     /// Print what this runtime supports, as JSON.
     Features,
+    /// Run another process in a running container.
+    Exec(ExecArgs),
 }
 
 /// Parse arguments, run the command, map errors to exit status 1.

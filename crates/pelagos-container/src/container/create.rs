@@ -71,6 +71,11 @@ pub(crate) fn initial_state(id: &str, cfg: &ContainerConfig, pid: i32) -> Contai
         arg0: cfg.process.args[0].clone(),
         exec_candidates: Vec::new(),
         start_hooks: cfg.hooks.start_container.clone(),
+        process: cfg.process.clone(),
+        ns_flags: cfg
+            .namespaces
+            .iter()
+            .fold(0, |f, n| f | n.kind.clone_flag()),
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod run;
 mod start;
@@ -17,6 +18,7 @@ use crate::state::{ContainerState, StateStore};
 use pelagos_spec::Status;
 use std::path::PathBuf;
 
+pub use exec::ExecOptions;
 pub use run::RunIo;
 
 /// A container known to a [`StateStore`].

@@ -104,7 +104,7 @@ impl Container {
 }
 
 /// Wait for the init to exit, forwarding signals and proxying the PTY if there is one.
-fn wait_foreground(s: &Spawned) -> Result<i32> {
+pub(crate) fn wait_foreground(s: &Spawned) -> Result<i32> {
     let sys = |what: &str| {
         let what = what.to_string();
         move |e| ContainerError::sys(what.clone(), e)

@@ -95,12 +95,18 @@ pub enum Step {
     StartHooks,
     Seccomp,
     Exec,
+    Undumpable,
+    OpenRoot,
 }
 
 impl Step {
     /// Decode a step number from the wire.
     pub fn from_u32(n: u32) -> Option<Step> {
-        STEPS.iter().map(|(s, _)| *s).find(|s| *s as u32 == n)
+        STEPS
+            .iter()
+            .chain(EXEC_STEPS)
+            .map(|(s, _)| *s)
+            .find(|s| *s as u32 == n)
     }
 }
 
@@ -140,11 +146,39 @@ pub const STEPS: &[(Step, StepFn)] = &[
     (Step::Exec, process::exec),
 ];
 
+/// The steps of a process joining a running container (`exec`): no mounts, no hooks.
+pub const EXEC_STEPS: &[(Step, StepFn)] = &[
+    (Step::Prepare, process::prepare),
+    (Step::Undumpable, security::undumpable),
+    (Step::JoinNamespaces, process::join_namespaces),
+    (Step::OpenRoot, process::open_root),
+    (Step::Rlimits, process::rlimits),
+    (Step::Terminal, process::terminal),
+    (Step::Cwd, process::cwd),
+    (Step::Apparmor, security::apparmor),
+    (Step::Identity, security::identity),
+    (Step::Capabilities, security::capabilities),
+    (Step::NoNewPrivs, security::no_new_privs),
+    (Step::FindExecutable, process::find_executable),
+    (Step::Ready, process::ready),
+    (Step::Seccomp, security::seccomp),
+    (Step::Exec, process::exec),
+];
+
 /// Run the init. Never returns: it execs the container process or exits 1 after
 /// reporting the failed step.
 pub fn run(plan: &mut InitPlan) -> ! {
+    run_steps(plan, STEPS)
+}
+
+/// Run the steps of a process joining a running container.
+pub fn run_exec(plan: &mut InitPlan) -> ! {
+    run_steps(plan, EXEC_STEPS)
+}
+
+fn run_steps(plan: &mut InitPlan, steps: &[(Step, StepFn)]) -> ! {
     let mut ctx = Ctx::default();
-    for (step, f) in STEPS {
+    for (step, f) in steps {
         if let Err(fail) = f(plan, &mut ctx) {
             report(plan, &ctx, *step, fail);
             exit_now(1);
@@ -207,6 +241,13 @@ mod tests {
             "create reports a missing executable"
         );
         assert!(pos(Step::Ready) < pos(Step::WaitStart));
+        assert_eq!(EXEC_STEPS.last().unwrap().0, Step::Exec);
+        assert_eq!(EXEC_STEPS[EXEC_STEPS.len() - 2].0, Step::Seccomp);
+        assert_eq!(
+            EXEC_STEPS[1].0,
+            Step::Undumpable,
+            "exec is undumpable before it joins"
+        );
         for (i, (s, _)) in STEPS.iter().enumerate() {
             assert_eq!(*s as usize, i + 1, "step numbers follow the list");
             assert_eq!(Step::from_u32(*s as u32), Some(*s));

@@ -49,6 +49,12 @@ pub fn join_namespaces(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
     Ok(())
 }
 
+/// `exec`: the root of the joined mount namespace.
+pub fn open_root(_plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
+    ctx.root = Some(fs::openat(None, c"/", libc::O_PATH | libc::O_DIRECTORY, 0)?);
+    Ok(())
+}
+
 /// A new time namespace with `linux.timeOffsets`; the process enters it at exec.
 pub fn time_namespace(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
     if !plan.unshare_time {

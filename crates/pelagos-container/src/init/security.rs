@@ -85,3 +85,9 @@ pub fn no_new_privs(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
 pub fn seccomp(_plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
     Ok(())
 }
+
+/// `exec`: nothing in the container may ptrace or open this process before it execs.
+pub fn undumpable(_plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
+    p::set_dumpable(false)?;
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! The plan of a process joining a running container (`exec`).
+
+use crate::error::Result;
+use crate::plan::{
+    apparmor_enabled, cstr, exec_candidates, open_host_proc, InitPlan, StartPlan, TerminalPlan,
+};
+use pelagos_sys::CStringArray;
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
+
+/// Options of an `exec` plan.
+pub struct ExecPlanOptions {
+    /// A pidfd of the container's init (dup'd) and the namespaces to join through it.
+    pub pidfd: OwnedFd,
+    pub ns_flags: u64,
+    pub preserve_fds: u32,
+    pub terminal: TerminalPlan,
+}
+
+/// The plan of a process joining a running container: the same identity, capability and
+/// exec steps as the init, none of the root file-system work.
+pub fn build_exec(
+    p: &pelagos_spec::ProcessConfig,
+    sync: OwnedFd,
+    opts: ExecPlanOptions,
+    last_cap: u32,
+) -> Result<InitPlan> {
+    let env_path = p
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .map(str::to_string);
+    Ok(InitPlan {
+        sync,
+        join: vec![(opts.pidfd, opts.ns_flags as i32, 0)],
+        wait_for_maps: false,
+        unshare_time: false,
+        time_offsets: Vec::new(),
+        hostname: None,
+        domainname: None,
+        rootfs: CString::default(),
+        mounts: Vec::new(),
+        default_devices: false,
+        devices: Vec::new(),
+        hooks_sync: false,
+        create_container_hooks: Vec::new(),
+        start_container_hooks: Vec::new(),
+        no_pivot: false,
+        rootfs_propagation: 0,
+        readonly_root: false,
+        masked: Vec::new(),
+        readonly: Vec::new(),
+        sysctl: Vec::new(),
+        rlimits: p
+            .rlimits
+            .iter()
+            .map(|r| (r.resource, r.soft, r.hard))
+            .collect(),
+        oom_score_adj: None,
+        host_proc: open_host_proc()?,
+        cwd: cstr(&p.cwd),
+        uid: p.uid,
+        gid: p.gid,
+        groups: p.additional_gids.clone(),
+        set_groups: true,
+        caps: p.caps,
+        last_cap,
+        no_new_privs: p.no_new_privileges,
+        umask: p.umask.unwrap_or(0o022),
+        apparmor: if apparmor_enabled() {
+            p.apparmor_profile
+                .as_deref()
+                .map(|s| cstr(&format!("exec {s}")))
+        } else {
+            None
+        },
+        preserve_fds: opts.preserve_fds,
+        terminal: if p.terminal {
+            opts.terminal
+        } else {
+            TerminalPlan::None
+        },
+        console_size: p.console_size,
+        exec_candidates: exec_candidates(&p.args[0], env_path.as_deref()),
+        argv: CStringArray::new(p.args.iter().map(|a| cstr(a)).collect()),
+        envp: CStringArray::new(p.env.iter().map(|e| cstr(e)).collect()),
+        start: StartPlan::Immediate,
+        state_buf: Vec::new(),
+    })
+}
