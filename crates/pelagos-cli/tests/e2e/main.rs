@@ -8,6 +8,7 @@
 mod cli;
 mod differential;
 mod errors;
+mod exec;
 mod hooks;
 mod hostile;
 mod isolation;
@@ -117,6 +118,7 @@ fn modules() -> Vec<(&'static str, Vec<Case>)> {
         ("lifecycle", lifecycle::cases()),
         ("cli", cli::cases()),
         ("errors", errors::cases()),
+        ("exec", exec::cases()),
         ("hooks", hooks::cases()),
         ("terminal", terminal::cases()),
         ("hostile", hostile::cases()),
