@@ -14,6 +14,7 @@ mod hostile;
 mod isolation;
 mod lifecycle;
 mod namespaces;
+mod seams;
 mod support;
 mod terminal;
 
@@ -120,6 +121,7 @@ fn modules() -> Vec<(&'static str, Vec<Case>)> {
         ("errors", errors::cases()),
         ("exec", exec::cases()),
         ("hooks", hooks::cases()),
+        ("seams", seams::cases()),
         ("terminal", terminal::cases()),
         ("hostile", hostile::cases()),
     ]
