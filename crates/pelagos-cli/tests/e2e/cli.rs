@@ -146,7 +146,7 @@ fn no_pivot(rt: &Runtime) -> Result<()> {
     c.create_with(&["create", "--no-pivot", "--bundle", &b, &c.id])?
         .ok()?;
     c.start()?.ok()?;
-    c.wait_status("stopped", std::time::Duration::from_secs(10))?;
+    c.wait_status("stopped", crate::support::SETTLE)?;
     expect_contains("rootfs under --no-pivot", &c.output()?.0, "/bin/busybox")
 }
 

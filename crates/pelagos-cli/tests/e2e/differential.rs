@@ -147,7 +147,7 @@ fn report(a: String, b: String) -> Result<()> {
 
 /// Exit codes and states along valid and invalid transitions, as one normalised text.
 fn observe_transitions(rt: &Runtime) -> Result<String> {
-    let b = Bundle::busybox()?.sh("trap 'exit 42' TERM; while :; do sleep 0.02; done");
+    let b = Bundle::busybox()?.sh("trap 'exit 42' TERM; sleep 1000 & wait");
     let c = Container::new(rt, b)?;
     let id = c.id.clone();
     let bundle = c.bundle.path_str();
@@ -234,7 +234,7 @@ fn observe(rt: &Runtime, make: BundleFn, shared: &Path) -> Result<String> {
 
 fn wait_not_running(c: &Container) {
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
+    while start.elapsed() < crate::support::SETTLE {
         match c.status() {
             Ok(s) if s == "running" || s == "created" => {
                 std::thread::sleep(Duration::from_millis(10))

@@ -1,8 +1,6 @@
 //! `exec`: a second process joining a running container sees the container's namespaces,
 //! root and security settings, takes its own cwd/env/user, and reports its exit code.
 
-use std::time::Duration;
-
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
@@ -28,7 +26,7 @@ fn running(rt: &Runtime) -> Result<Container<'_>> {
     let c = Container::new(rt, Bundle::busybox()?.args(&["sleep", "1000"]))?;
     c.create()?.ok()?;
     c.start()?.ok()?;
-    c.wait_status("running", Duration::from_secs(10))?;
+    c.wait_status("running", crate::support::SETTLE)?;
     Ok(c)
 }
 

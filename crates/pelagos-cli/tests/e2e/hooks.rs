@@ -96,7 +96,7 @@ fn all_kinds(rt: &Runtime) -> Result<()> {
         ],
     )?;
     c.start()?.ok()?;
-    c.wait_status("stopped", Duration::from_secs(10))?;
+    c.wait_status("stopped", crate::support::SETTLE)?;
     let at_start = order(dir.path());
     let pos = |k: &str| at_start.iter().position(|x| x == k);
     match (pos("startContainer"), pos("user"), pos("poststart")) {

@@ -66,7 +66,7 @@ fn waiting_bundle(dir: &Path) -> Result<Bundle> {
 
 /// A bundle whose process loops until killed, exiting 42 on SIGTERM.
 fn looping_bundle() -> Result<Bundle> {
-    Ok(Bundle::busybox()?.sh("trap 'exit 42' TERM; while :; do sleep 0.02; done"))
+    Ok(Bundle::busybox()?.sh("trap 'exit 42' TERM; sleep 1000 & wait"))
 }
 
 fn wait_file(p: &Path, timeout: Duration) -> Result<()> {
@@ -112,10 +112,10 @@ fn state_machine(rt: &Runtime) -> Result<()> {
         bail!("user process ran before start");
     }
     c.start()?.ok()?;
-    wait_file(&dir.path().join("started"), Duration::from_secs(10))?;
+    wait_file(&dir.path().join("started"), crate::support::SETTLE)?;
     expect_eq("status after start", c.status()?, "running".into())?;
     std::fs::write(dir.path().join("stop"), "")?;
-    c.wait_status("stopped", Duration::from_secs(10))?;
+    c.wait_status("stopped", crate::support::SETTLE)?;
     expect_eq(
         "id when stopped",
         c.state()?["id"].as_str().map(str::to_string),
@@ -227,7 +227,7 @@ fn kill_stopped(rt: &Runtime) -> Result<()> {
 fn wait_handler(c: &Container, signo: u32) -> Result<()> {
     let pid = c.state()?["pid"].as_i64().context("state has no pid")?;
     let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
+    while start.elapsed() < crate::support::SETTLE {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let caught =
             crate::support::field(&status, "SigCgt").and_then(|v| u64::from_str_radix(v, 16).ok());
@@ -249,17 +249,17 @@ fn kill_with(rt: &Runtime, sig: &[&str], want_code: i32) -> Result<()> {
     let mut args = vec!["kill", c.id.as_str()];
     args.extend(sig);
     c.cmd(&args)?.ok()?;
-    c.wait_status("stopped", Duration::from_secs(10))?;
+    c.wait_status("stopped", crate::support::SETTLE)?;
     c.delete()?.ok()?;
 
     let r = Container::new(rt, looping_bundle()?)?;
     let mut child = r.spawn_run()?;
-    r.wait_status("running", Duration::from_secs(10))?;
+    r.wait_status("running", crate::support::SETTLE)?;
     wait_handler(&r, 15)?;
     let mut args = vec!["kill", r.id.as_str()];
     args.extend(sig);
     r.cmd(&args)?.ok()?;
-    let st = crate::support::runtime::wait_timeout(&mut child, Duration::from_secs(20))?;
+    let st = crate::support::runtime::wait_timeout(&mut child, crate::support::SETTLE)?;
     expect_eq(
         &format!("exit code of `run` after kill {sig:?}"),
         st.code(),
@@ -268,14 +268,14 @@ fn kill_with(rt: &Runtime, sig: &[&str], want_code: i32) -> Result<()> {
 }
 
 fn kill_all(rt: &Runtime) -> Result<()> {
-    let b = Bundle::busybox()?
-        .sh("sleep 1000 & sleep 1000 & trap 'exit 42' TERM; while :; do sleep 0.02; done");
+    let b =
+        Bundle::busybox()?.sh("sleep 1000 & sleep 1000 & trap 'exit 42' TERM; sleep 1000 & wait");
     let c = Container::new(rt, b)?;
     c.create()?.ok()?;
     c.start()?.ok()?;
     std::thread::sleep(Duration::from_millis(100));
     c.cmd(&["kill", "--all", &c.id, "KILL"])?.ok()?;
-    c.wait_status("stopped", Duration::from_secs(10))?;
+    c.wait_status("stopped", crate::support::SETTLE)?;
     let left = crate::support::cleanup::procs_rooted_under(&c.bundle.rootfs());
     expect_eq("processes left after kill --all", left, vec![])
 }
@@ -353,11 +353,11 @@ fn run_exit_code(rt: &Runtime) -> Result<()> {
 }
 
 fn run_killed(rt: &Runtime) -> Result<()> {
-    let c = Container::new(rt, Bundle::busybox()?.sh("while :; do sleep 0.02; done"))?;
+    let c = Container::new(rt, Bundle::busybox()?.sh("sleep 1000 & wait"))?;
     let mut child = c.spawn_run()?;
-    c.wait_status("running", Duration::from_secs(10))?;
+    c.wait_status("running", crate::support::SETTLE)?;
     c.kill("9")?.ok()?;
-    let st = crate::support::runtime::wait_timeout(&mut child, Duration::from_secs(20))?;
+    let st = crate::support::runtime::wait_timeout(&mut child, crate::support::SETTLE)?;
     expect_eq("run exit code after SIGKILL", st.code(), Some(128 + 9))
 }
 
@@ -367,12 +367,12 @@ fn run_detach(rt: &Runtime) -> Result<()> {
     let start = Instant::now();
     c.create_with(&["run", "--detach", "--bundle", &b, &c.id])?
         .ok()?;
-    if start.elapsed() > Duration::from_secs(10) {
+    if start.elapsed() > crate::support::SETTLE {
         bail!("run --detach did not return promptly");
     }
     expect_eq("status after run --detach", c.status()?, "running".into())?;
     c.kill("KILL")?.ok()?;
-    c.wait_status("stopped", Duration::from_secs(10))?;
+    c.wait_status("stopped", crate::support::SETTLE)?;
     c.delete()?.ok()?;
     Ok(())
 }
@@ -412,13 +412,13 @@ fn list_json(rt: &Runtime) -> Result<()> {
 
 /// A handled non-terminating signal reaches the process: its trap exits with 10.
 fn kill_usr1(rt: &Runtime, sig: &str) -> Result<()> {
-    let b = Bundle::busybox()?.sh("trap 'exit 10' USR1; while :; do sleep 0.02; done");
+    let b = Bundle::busybox()?.sh("trap 'exit 10' USR1; sleep 1000 & wait");
     let c = Container::new(rt, b)?;
     let mut child = c.spawn_run()?;
-    c.wait_status("running", Duration::from_secs(10))?;
+    c.wait_status("running", crate::support::SETTLE)?;
     wait_handler(&c, 10)?;
     c.kill(sig)?.ok()?;
-    let st = crate::support::runtime::wait_timeout(&mut child, Duration::from_secs(20))?;
+    let st = crate::support::runtime::wait_timeout(&mut child, crate::support::SETTLE)?;
     expect_eq(&format!("exit code after kill {sig}"), st.code(), Some(10))
 }
 

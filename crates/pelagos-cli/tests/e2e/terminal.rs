@@ -81,7 +81,7 @@ fn console_socket(rt: &Runtime) -> Result<()> {
     let (bundle, s) = (c.bundle.path_str(), sock.display().to_string());
     c.create_with(&["create", "--bundle", &bundle, "--console-socket", &s, &c.id])?
         .ok()?;
-    let master = match rx.recv_timeout(Duration::from_secs(10)) {
+    let master = match rx.recv_timeout(crate::support::SETTLE) {
         Ok(r) => r?,
         Err(_) => {
             // Unblock the accepting thread so it does not outlive the test.
@@ -91,10 +91,10 @@ fn console_socket(rt: &Runtime) -> Result<()> {
     };
     expect_eq("status", c.status()?, "created".into())?;
     c.start()?.ok()?;
-    let out = read_until_closed(File::from(master), Duration::from_secs(20))?;
+    let out = read_until_closed(File::from(master), crate::support::SETTLE)?;
     expect_contains("terminal output", &out, "hello-tty")?;
     expect_contains("tty(1) inside", &out, "/dev/pts/0")?;
-    c.wait_status("stopped", Duration::from_secs(10))?;
+    c.wait_status("stopped", crate::support::SETTLE)?;
     c.delete()?.ok()?;
     Ok(())
 }

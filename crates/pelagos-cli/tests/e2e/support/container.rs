@@ -184,7 +184,7 @@ impl<'r> Container<'r> {
     pub fn create_start_wait(&self) -> Result<String> {
         self.create()?.ok()?;
         self.start()?.ok()?;
-        self.wait_status("stopped", Duration::from_secs(20))?;
+        self.wait_status("stopped", super::SETTLE)?;
         Ok(self.output()?.0)
     }
 

@@ -12,6 +12,10 @@ pub use bundle::Bundle;
 pub use container::Container;
 pub use runtime::Runtime;
 
+/// How long a container may take to reach an expected state; generous because the test
+/// machine may be loaded by parallel builds.
+pub const SETTLE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A test body, run once per runtime.
 pub type TestFn = fn(&Runtime) -> Result<()>;
 
