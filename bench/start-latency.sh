@@ -61,7 +61,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# shellcheck source=../scripts/lib/bundle.sh
+# shellcheck source=scripts/lib/bundle.sh
 . "$repo/scripts/lib/bundle.sh"
 make_busybox_bundle "$work/bundle" /bin/true
 make_busybox_bundle "$work/check" sh -c 'echo pelagos-bench-ok'
@@ -96,6 +96,8 @@ EOF
 done
 
 declare -A prep=() run_cmd=() cycle_cmd=()
+# run_cmd and cycle_cmd are read through namerefs in bench and bench_interleaved.
+# shellcheck disable=SC2034
 for rt in "${names[@]}"; do
     prep[$rt]="sh -c '${bins[$rt]} --root $work/root-$rt delete --force bench-$rt >/dev/null 2>&1 || true'"
     run_cmd[$rt]="${bins[$rt]} --root $work/root-$rt run --bundle $work/bundle bench-$rt"

@@ -28,7 +28,9 @@ if [ -z "$runtime" ]; then
 fi
 
 bundle=${BUNDLE:-/tmp/pelagos-quickstart}
+# shellcheck disable=SC2016 # expanded inside the container
 [ "$#" -gt 0 ] || set -- sh -c 'echo "hello from $(hostname)"; id; cat /proc/self/status | grep -E "^(Cap|NoNewPrivs)"; ls /'
+# shellcheck source=scripts/lib/bundle.sh
 . scripts/lib/bundle.sh
 rm -rf "$bundle"
 make_busybox_bundle "$bundle" "$@"
