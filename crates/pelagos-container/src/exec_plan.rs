@@ -20,6 +20,7 @@ pub struct ExecPlanOptions {
 /// The plan of a process joining a running container: the same identity, capability and
 /// exec steps as the init, none of the root file-system work.
 pub fn build_exec(
+    container_root: &std::path::Path,
     p: &pelagos_spec::ProcessConfig,
     sync: OwnedFd,
     opts: ExecPlanOptions,
@@ -83,7 +84,12 @@ pub fn build_exec(
         console_size: p.console_size,
         exec_candidates: exec_candidates(&p.args[0], env_path.as_deref()),
         argv: CStringArray::new(p.args.iter().map(|a| cstr(a)).collect()),
-        envp: CStringArray::new(p.env.iter().map(|e| cstr(e)).collect()),
+        envp: CStringArray::new(
+            crate::plan::with_home(&p.env, container_root, p.uid)
+                .iter()
+                .map(|e| cstr(e))
+                .collect(),
+        ),
         start: StartPlan::Immediate,
         state_buf: Vec::new(),
     })

@@ -164,6 +164,7 @@ pub fn build(
         mounts.push(mount_plan(m)?);
     }
     let p = &cfg.process;
+    let env = with_home(&p.env, &cfg.rootfs, p.uid);
     let env_path = p
         .env
         .iter()
@@ -236,9 +237,45 @@ pub fn build(
         console_size: p.console_size,
         exec_candidates: exec_candidates(&p.args[0], env_path.as_deref()),
         argv: CStringArray::new(p.args.iter().map(|a| cstr(a)).collect()),
-        envp: CStringArray::new(p.env.iter().map(|e| cstr(e)).collect()),
+        envp: CStringArray::new(env.iter().map(|e| cstr(e)).collect()),
         start: opts.start,
         state_buf: vec![0u8; 64 * 1024],
+    })
+}
+
+/// `env` plus `HOME` from the container's `/etc/passwd` (read inside the root through
+/// fds) when the config does not set it, as runc does; `/` for unknown users.
+pub fn with_home(env: &[String], rootfs: &Path, uid: u32) -> Vec<String> {
+    let mut env = env.to_vec();
+    if env.iter().any(|e| e.starts_with("HOME=")) {
+        return env;
+    }
+    env.push(format!(
+        "HOME={}",
+        home_of(rootfs, uid).unwrap_or_else(|| "/".into())
+    ));
+    env
+}
+
+fn home_of(rootfs: &Path, uid: u32) -> Option<String> {
+    use std::io::Read;
+    let root = std::fs::File::open(rootfs).ok()?;
+    use std::os::fd::AsFd;
+    let fd = pelagos_sys::fs::open_in_root(root.as_fd(), c"/etc/passwd", libc::O_RDONLY).ok()?;
+    let mut text = String::new();
+    std::fs::File::from(fd)
+        .take(1 << 20)
+        .read_to_string(&mut text)
+        .ok()?;
+    home_in_passwd(&text, uid)
+}
+
+/// The home directory of `uid` in passwd-format text.
+pub fn home_in_passwd(text: &str, uid: u32) -> Option<String> {
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 7 && f[2].parse::<u32>().ok() == Some(uid) && !f[5].is_empty())
+            .then(|| f[5].to_string())
     })
 }
 
@@ -317,18 +354,26 @@ fn mount_plan(m: &pelagos_spec::MountSpec) -> Result<MountPlan> {
                 !is_dir,
             )
         }
-        MountKind::Fs { fstype } => (
-            MountOp::Fs {
-                fstype: cstr(fstype),
-                source: m.source.as_deref().filter(|s| !s.is_empty()).map(cstr),
-                options: m
-                    .data
-                    .iter()
-                    .map(|o| (cstr(&o.key), o.value.as_deref().map(cstr)))
-                    .collect(),
-            },
-            false,
-        ),
+        MountKind::Fs { fstype } => {
+            let mut options: Vec<(CString, Option<CString>)> = m
+                .data
+                .iter()
+                .map(|o| (cstr(&o.key), o.value.as_deref().map(cstr)))
+                .collect();
+            if m.attr_set & pelagos_sys::mount::attr::RDONLY != 0 {
+                // As mount(2) with MS_RDONLY: the superblock is read-only too.
+                options.push((cstr("ro"), None));
+            }
+            let source = m.source.as_deref().filter(|s| !s.is_empty()).map(cstr);
+            (
+                MountOp::Fs {
+                    fstype: cstr(fstype),
+                    source,
+                    options,
+                },
+                false,
+            )
+        }
         MountKind::Cgroup => (
             MountOp::Cgroup {
                 binds: cgroup_binds(Path::new("/proc/self")),
@@ -414,6 +459,20 @@ pub fn cgroup_binds_from(mountinfo: &str, cgroups: &str) -> Vec<(String, String)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn home_lookup() {
+        let pw = "root:x:0:0:root:/root:/bin/sh\nbad line\nu:x:1000:1000::/home/u:/bin/sh\n";
+        assert_eq!(home_in_passwd(pw, 0).as_deref(), Some("/root"));
+        assert_eq!(home_in_passwd(pw, 1000).as_deref(), Some("/home/u"));
+        assert_eq!(home_in_passwd(pw, 5), None);
+        let env = with_home(&["HOME=/x".into()], Path::new("/nonexistent"), 0);
+        assert_eq!(env, vec!["HOME=/x".to_string()]);
+        assert_eq!(
+            with_home(&[], Path::new("/nonexistent"), 0),
+            vec!["HOME=/".to_string()]
+        );
+    }
 
     #[test]
     fn path_search() {

@@ -37,10 +37,10 @@ const NAMES: [(&str, i32); 31] = [
 /// Parse a signal; the error names the bad value.
 pub fn parse(s: &str) -> Result<i32, String> {
     if let Ok(n) = s.parse::<i32>() {
-        if (1..=64).contains(&n) {
+        if (0..=64).contains(&n) {
             return Ok(n);
         }
-        return Err(format!("invalid signal {s:?}: numbers go from 1 to 64"));
+        return Err(format!("invalid signal {s:?}: numbers go from 0 to 64"));
     }
     let upper = s.to_ascii_uppercase();
     let name = upper.strip_prefix("SIG").unwrap_or(&upper);
@@ -71,7 +71,8 @@ mod tests {
         assert_eq!(parse("KILL"), Ok(9));
         assert_eq!(parse("SIGKILL"), Ok(9));
         assert_eq!(parse("sigterm"), Ok(15));
-        assert!(parse("0").is_err());
+        assert_eq!(parse("0"), Ok(0), "0 checks that the process exists");
+        assert!(parse("65").is_err());
         assert!(parse("NOPE").unwrap_err().contains("NOPE"));
     }
 }

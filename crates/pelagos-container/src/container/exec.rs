@@ -74,7 +74,13 @@ impl Container {
             preserve_fds: opts.preserve_fds,
             terminal,
         };
-        let mut plan = build_exec(&opts.process, child_end, popts, last_cap())?;
+        let mut plan = build_exec(
+            std::path::Path::new(&format!("/proc/{pid}/root")),
+            &opts.process,
+            child_end,
+            popts,
+            last_cap(),
+        )?;
         let (cpid, cpidfd) =
             match clone3(0, None).map_err(|e| ContainerError::sys("clone the exec process", e))? {
                 Forked::Child => {

@@ -31,7 +31,14 @@ impl Container {
         }
         p::pidfd_send_signal(fd.as_fd(), sig).map_err(|e| {
             ContainerError::sys(format!("send signal {sig} to {:?} (pid {pid})", self.id), e)
-        })
+        })?;
+        if sig == libc::SIGKILL {
+            // SIGKILL cannot be caught: wait (bounded) until the init is gone so that a
+            // `state` right after `kill` already says stopped.
+            let mut ready = [false];
+            let _ = p::poll_readable(&[fd.as_fd()], &mut ready, 5000);
+        }
+        Ok(())
     }
 
     /// Pids of the container's processes: those sharing the init's pid namespace (when it

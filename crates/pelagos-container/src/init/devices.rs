@@ -17,13 +17,12 @@ const DEFAULT_NODES: [(&CStr, &CStr, u32, u32); 6] = [
     (c"tty", c"/dev/tty", 5, 0),
 ];
 
-const DEFAULT_LINKS: [(&CStr, &CStr); 6] = [
+const DEFAULT_LINKS: [(&CStr, &CStr); 5] = [
     (c"fd", c"/proc/self/fd"),
     (c"stdin", c"/proc/self/fd/0"),
     (c"stdout", c"/proc/self/fd/1"),
     (c"stderr", c"/proc/self/fd/2"),
     (c"ptmx", c"pts/ptmx"),
-    (c"core", c"/proc/kcore"),
 ];
 
 fn ok_if_exists(r: Result<(), Errno>) -> Result<(), Errno> {

@@ -208,11 +208,9 @@ pub fn mask_paths(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
         let is_dir = fs::fstat(fd.as_fd()).map_err(Fail::at(i))?.is_dir();
         let mnt = if is_dir {
             let fsfd = m::fsopen(c"tmpfs").map_err(Fail::at(i))?;
-            m::fsmount(
-                fsfd.as_fd(),
-                attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC,
-            )
-            .map_err(Fail::at(i))?
+            m::fsconfig_string(fsfd.as_fd(), c"source", c"tmpfs").map_err(Fail::at(i))?;
+            m::fsconfig_flag(fsfd.as_fd(), c"ro").map_err(Fail::at(i))?;
+            m::fsmount(fsfd.as_fd(), attr::RDONLY).map_err(Fail::at(i))?
         } else {
             m::open_tree_clone(Some(null.as_fd()), c"", false).map_err(Fail::at(i))?
         };
