@@ -7,14 +7,15 @@
 # Prints min/median/max per runtime and the pelagos/crun ratio of the medians.
 #
 # hyperfine runs its commands one after another (all runs of the first, then the second...);
-# it cannot interleave single runs. BENCH_INTERLEAVE=1 instead runs rounds of one hyperfine
-# run per runtime, order rotated each round, which is fairer on a machine whose load changes.
+# it cannot interleave single runs. So by default (BENCH_INTERLEAVE=1) the script runs rounds
+# of one hyperfine run per runtime, order rotated each round, so that load changes hit every
+# runtime alike; BENCH_INTERLEAVE=0 gives the two plain hyperfine runs.
 #
 # crun 1.8 refuses a hybrid cgroup v1/v2 host, so the whole benchmark runs in a private mount
 # namespace with a tmpfs over /sys/fs/cgroup/unified: every runtime then sees plain v1.
 #
-# Env: BENCH_RUNS (default 50, at least 30), BENCH_INTERLEAVE=1, PELAGOS_RUNTIME (a prebuilt binary; default:
-# build target/release/pelagos-runtime), BENCH_KEEP=1 keeps the work directory.
+# Env: BENCH_RUNS (default 50, at least 30), BENCH_INTERLEAVE (default 1), PELAGOS_RUNTIME (a
+# prebuilt binary; default: scripts/build-runtime.sh), BENCH_KEEP=1 keeps the work directory.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,11 +31,9 @@ if [ -z "${PELAGOS_BENCH_INNER:-}" ]; then
         command -v "$tool" >/dev/null || { echo "error: $tool missing (see .ci/run for the packages)" >&2; exit 1; }
     done
     if [ -z "${PELAGOS_RUNTIME:-}" ]; then
-        # The workspace's `runtime` profile (size-optimised release) when it has one.
-        profile=release
-        grep -q '^\[profile\.runtime\]' "$repo/Cargo.toml" && profile=runtime
-        (cd "$repo" && cargo build --profile "$profile" -p pelagos-cli --bin pelagos-runtime)
-        export PELAGOS_RUNTIME=$repo/target/$profile/pelagos-runtime
+        # The shipped build: `runtime` profile, statically linked.
+        PELAGOS_RUNTIME=$("$repo/scripts/build-runtime.sh")
+        export PELAGOS_RUNTIME
     fi
     export PELAGOS_BENCH_INNER=1
     exec unshare --mount --propagation private -- "$here/$(basename "${BASH_SOURCE[0]}")" "$@"
@@ -135,7 +134,7 @@ bench_interleaved() {
       }) | {results: .}' "$work/rounds.jsonl" > "$out"
 }
 
-if [ "${BENCH_INTERLEAVE:-0}" = 1 ]; then
+if [ "${BENCH_INTERLEAVE:-1}" = 1 ]; then
     echo "== run /bin/true ($runs interleaved rounds) =="
     bench_interleaved run_cmd "$work/run.json"
     echo "== create+start+wait+delete ($runs interleaved rounds) =="

@@ -20,11 +20,8 @@ fi
 
 runtime=${RUNTIME:-}
 if [ -z "$runtime" ]; then
-    # The workspace's `runtime` profile (size-optimised release) when it has one.
-    profile=release
-    grep -q '^\[profile\.runtime\]' Cargo.toml && profile=runtime
-    cargo build --profile "$profile" -p pelagos-cli --bin pelagos-runtime
-    runtime=$PWD/target/$profile/pelagos-runtime
+    # The shipped build: `runtime` profile, statically linked.
+    runtime=$(scripts/build-runtime.sh)
 fi
 
 bundle=${BUNDLE:-/tmp/pelagos-quickstart}
