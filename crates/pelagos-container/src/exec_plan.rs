@@ -10,6 +10,8 @@ use std::os::fd::OwnedFd;
 
 /// Options of an `exec` plan.
 pub struct ExecPlanOptions {
+    /// The parent moves the process into the container's cgroup after clone (cgroup v1).
+    pub parent_places: bool,
     /// A pidfd of the container's init (dup'd) and the namespaces to join through it.
     pub pidfd: OwnedFd,
     pub ns_flags: u64,
@@ -34,7 +36,9 @@ pub fn build_exec(
     Ok(InitPlan {
         sync,
         join: vec![(opts.pidfd, opts.ns_flags as i32, 0)],
-        wait_for_maps: false,
+        wait_for_parent: opts.parent_places,
+        become_ns_root: false,
+        unshare_cgroup: false,
         unshare_time: false,
         time_offsets: Vec::new(),
         hostname: None,

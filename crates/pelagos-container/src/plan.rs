@@ -80,8 +80,13 @@ pub struct InitPlan {
     pub sync: OwnedFd,
     /// Namespaces to join with `setns`: (fd, CLONE_NEW* type, index in the config).
     pub join: Vec<(OwnedFd, i32, u32)>,
-    /// Wait for the parent's `Continue` (it writes the id maps first).
-    pub wait_for_maps: bool,
+    /// Wait for the parent's `Continue` (it writes id maps, places the init in its cgroup).
+    pub wait_for_parent: bool,
+    /// In a new user namespace: become its root after the maps are written.
+    pub become_ns_root: bool,
+    /// Create the cgroup namespace by `unshare` once placed in the container's cgroup, so
+    /// its root is that cgroup.
+    pub unshare_cgroup: bool,
     /// The time namespace is created by `unshare` in the child (offsets need it).
     pub unshare_time: bool,
     pub time_offsets: Vec<CString>,
@@ -129,6 +134,8 @@ pub struct InitPlan {
 
 /// Options of the spawn that are not in `config.json`.
 pub struct PlanOptions {
+    /// The parent moves the init into its cgroup after clone (cgroup v1).
+    pub parent_places: bool,
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub terminal: TerminalPlan,
@@ -143,18 +150,7 @@ pub fn build(
     opts: PlanOptions,
     last_cap: u32,
 ) -> Result<InitPlan> {
-    let mut join = Vec::new();
-    for (i, ns) in cfg.namespaces.iter().enumerate() {
-        if let Some(p) = &ns.path {
-            let fd = std::fs::File::open(p).map_err(|e| {
-                ContainerError::io(
-                    format!("linux.namespaces[{i}].path: open {}", p.display()),
-                    e,
-                )
-            })?;
-            join.push((OwnedFd::from(fd), ns.kind.clone_flag() as i32, i as u32));
-        }
-    }
+    let join = open_joined_namespaces(cfg)?;
     let host_proc = open_host_proc()?;
     let user_ns = cfg
         .namespace(NamespaceKind::User)
@@ -179,7 +175,11 @@ pub fn build(
     Ok(InitPlan {
         sync,
         join,
-        wait_for_maps: user_ns,
+        wait_for_parent: user_ns || opts.parent_places,
+        become_ns_root: user_ns,
+        unshare_cgroup: cfg
+            .namespace(NamespaceKind::Cgroup)
+            .is_some_and(|n| n.path.is_none()),
         unshare_time: !cfg.time_offsets.is_empty(),
         time_offsets: cfg
             .time_offsets
@@ -277,6 +277,23 @@ pub fn home_in_passwd(text: &str, uid: u32) -> Option<String> {
         (f.len() >= 7 && f[2].parse::<u32>().ok() == Some(uid) && !f[5].is_empty())
             .then(|| f[5].to_string())
     })
+}
+
+/// Open the `path` of every namespace to join, so a bad path fails before clone.
+fn open_joined_namespaces(cfg: &ContainerConfig) -> Result<Vec<(OwnedFd, i32, u32)>> {
+    let mut join = Vec::new();
+    for (i, ns) in cfg.namespaces.iter().enumerate() {
+        if let Some(p) = &ns.path {
+            let fd = std::fs::File::open(p).map_err(|e| {
+                ContainerError::io(
+                    format!("linux.namespaces[{i}].path: open {}", p.display()),
+                    e,
+                )
+            })?;
+            join.push((OwnedFd::from(fd), ns.kind.clone_flag() as i32, i as u32));
+        }
+    }
+    Ok(join)
 }
 
 fn device_plans(cfg: &ContainerConfig) -> Vec<DevicePlan> {

@@ -30,20 +30,34 @@ pub fn last_cap() -> u32 {
 
 /// Clone and set up the init for `cfg`. `on_hooks(pid)` runs the runtime-side create
 /// hooks and returns the state JSON handed to createContainer hooks.
+/// Where the init goes in the cgroup tree.
+#[derive(Default)]
+pub struct Placement<'a> {
+    /// A cgroup v2 directory to clone straight into (`CLONE_INTO_CGROUP`).
+    pub clone_into: Option<OwnedFd>,
+    /// Called with the init's pid before it may proceed (cgroup v1: write `cgroup.procs`).
+    pub place: Option<&'a mut dyn FnMut(i32) -> Result<()>>,
+}
+
 pub fn spawn(
     cfg: &ContainerConfig,
-    opts: PlanOptions,
+    mut opts: PlanOptions,
+    mut placement: Placement<'_>,
     on_hooks: &mut dyn FnMut(i32) -> Result<Vec<u8>>,
 ) -> Result<Spawned> {
+    opts.parent_places = placement.place.is_some();
     let (parent_end, child_end) =
         socket::seqpacket_pair().map_err(|e| ContainerError::sys("socketpair", e))?;
     let mut plan = plan::build(cfg, child_end, opts, last_cap())?;
     let flags = cfg
         .namespaces
         .iter()
-        .filter(|n| n.path.is_none() && n.kind != NamespaceKind::Time)
+        .filter(|n| {
+            n.path.is_none() && !matches!(n.kind, NamespaceKind::Time | NamespaceKind::Cgroup)
+        })
         .fold(0u64, |f, n| f | n.kind.clone_flag());
-    let (pid, pidfd) = match clone3(flags, None).map_err(|e| clone_error(flags, e))? {
+    let into = placement.clone_into.as_ref().map(|f| f.as_fd());
+    let (pid, pidfd) = match clone3(flags, into).map_err(|e| clone_error(flags, e))? {
         Forked::Child => {
             drop(parent_end);
             init::run(&mut plan)
@@ -57,7 +71,13 @@ pub fn spawn(
         sync: parent_end,
         pty: None,
     };
-    match serve(cfg, &mut spawned, on_hooks) {
+    let placed = match placement.place.as_mut() {
+        Some(place) => place(pid),
+        None => Ok(()),
+    };
+    let served =
+        placed.and_then(|()| serve(placement.place.is_some(), cfg, &mut spawned, on_hooks));
+    match served {
         Ok(()) => Ok(spawned),
         Err(e) => {
             let _ = p::pidfd_send_signal(spawned.pidfd.as_fd(), libc::SIGKILL);
@@ -80,15 +100,18 @@ fn clone_error(flags: u64, e: Errno) -> ContainerError {
 }
 
 fn serve(
+    parent_places: bool,
     cfg: &ContainerConfig,
     s: &mut Spawned,
     on_hooks: &mut dyn FnMut(i32) -> Result<Vec<u8>>,
 ) -> Result<()> {
-    if cfg
+    let user_ns = cfg
         .namespace(NamespaceKind::User)
-        .is_some_and(|n| n.path.is_none())
-    {
+        .is_some_and(|n| n.path.is_none());
+    if user_ns {
         write_id_maps(s.pid, &cfg.uid_mappings, &cfg.gid_mappings)?;
+    }
+    if user_ns || parent_places {
         send(s, Kind::Continue, &[])?;
     }
     let mut buf = [0u8; 256];

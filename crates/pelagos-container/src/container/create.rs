@@ -121,12 +121,13 @@ impl Container {
             None => TerminalPlan::None,
         };
         let popts = PlanOptions {
+            parent_places: false,
             no_pivot: opts.no_pivot,
             preserve_fds: opts.preserve_fds,
             terminal,
             start: StartPlan::WaitFor(OwnedFd::from(listener)),
         };
-        let spawned = spawn_with_hooks(store, id, &cfg, popts)?;
+        let spawned = spawn_with_hooks(id, &cfg, popts, spawn::Placement::default())?;
         guard.pid = spawned.pid;
         guard.pidfd = Some(spawned.pidfd);
         let mut state = initial_state(id, &cfg, spawned.pid);
@@ -153,18 +154,17 @@ impl Container {
 
 /// Spawn, running prestart + createRuntime hooks when the init asks.
 pub(crate) fn spawn_with_hooks(
-    store: &StateStore,
     id: &str,
     cfg: &ContainerConfig,
     popts: PlanOptions,
+    placement: spawn::Placement<'_>,
 ) -> Result<Spawned> {
     let mut on_hooks = |pid: i32| -> Result<Vec<u8>> {
         let st = initial_state(id, cfg, pid);
         let json = serde_json::to_vec(&st.oci).unwrap_or_default();
-        let _ = store;
         run_hooks("prestart", &cfg.hooks.prestart, &json)?;
         run_hooks("createRuntime", &cfg.hooks.create_runtime, &json)?;
         Ok(json)
     };
-    spawn::spawn(cfg, popts, &mut on_hooks)
+    spawn::spawn(cfg, popts, placement, &mut on_hooks)
 }

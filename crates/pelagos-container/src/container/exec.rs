@@ -69,6 +69,7 @@ impl Container {
         let (parent_end, child_end) =
             socket::seqpacket_pair().map_err(|e| ContainerError::sys("socketpair", e))?;
         let popts = ExecPlanOptions {
+            parent_places: false,
             pidfd: fs::dup(pidfd.as_fd()).map_err(|e| ContainerError::sys("dup pidfd", e))?,
             ns_flags: self.state.ns_flags & !pid_ns,
             preserve_fds: opts.preserve_fds,

@@ -64,12 +64,13 @@ impl Container {
             (None, true) => TerminalPlan::Parent,
         };
         let popts = PlanOptions {
+            parent_places: false,
             no_pivot: opts.no_pivot,
             preserve_fds: opts.preserve_fds,
             terminal,
             start: StartPlan::Immediate,
         };
-        let spawned = spawn_with_hooks(store, id, &cfg, popts)?;
+        let spawned = spawn_with_hooks(id, &cfg, popts, crate::spawn::Placement::default())?;
         guard.pid = spawned.pid;
         let mut state = initial_state(id, &cfg, spawned.pid);
         state.oci.status = Status::Running;

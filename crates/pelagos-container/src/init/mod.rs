@@ -66,7 +66,8 @@ pub struct Ctx {
 #[repr(u32)]
 pub enum Step {
     Prepare = 1,
-    WaitForMaps,
+    WaitForParent,
+    CgroupNamespace,
     JoinNamespaces,
     TimeNamespace,
     Hostname,
@@ -115,7 +116,8 @@ type StepFn = fn(&mut InitPlan, &mut Ctx) -> StepResult;
 /// The order of the init. One list; `tests::order` checks its invariants.
 pub const STEPS: &[(Step, StepFn)] = &[
     (Step::Prepare, process::prepare),
-    (Step::WaitForMaps, process::wait_for_maps),
+    (Step::WaitForParent, process::wait_for_parent),
+    (Step::CgroupNamespace, process::cgroup_namespace),
     (Step::JoinNamespaces, process::join_namespaces),
     (Step::TimeNamespace, process::time_namespace),
     (Step::Hostname, process::hostname),
@@ -150,6 +152,7 @@ pub const STEPS: &[(Step, StepFn)] = &[
 pub const EXEC_STEPS: &[(Step, StepFn)] = &[
     (Step::Prepare, process::prepare),
     (Step::Undumpable, security::undumpable),
+    (Step::WaitForParent, process::wait_for_parent),
     (Step::JoinNamespaces, process::join_namespaces),
     (Step::OpenRoot, process::open_root),
     (Step::Rlimits, process::rlimits),
@@ -221,7 +224,11 @@ mod tests {
             Step::Seccomp,
             "seccomp is the last step before exec"
         );
-        assert!(pos(Step::WaitForMaps) < pos(Step::JoinNamespaces));
+        assert!(
+            pos(Step::WaitForParent) < pos(Step::CgroupNamespace),
+            "cgroupns root = the placed cgroup"
+        );
+        assert!(pos(Step::WaitForParent) < pos(Step::JoinNamespaces));
         assert!(pos(Step::Mounts) < pos(Step::Devices));
         assert!(
             pos(Step::CreateHooks) < pos(Step::PivotRoot),

@@ -30,13 +30,23 @@ fn recv_continue(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
     }
 }
 
-/// In a new user namespace, wait until the parent has written the id maps, then become
-/// root of the namespace.
-pub fn wait_for_maps(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
-    if plan.wait_for_maps {
+/// Wait until the parent has written the id maps and placed us in our cgroup; in a new
+/// user namespace then become its root.
+pub fn wait_for_parent(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
+    if plan.wait_for_parent {
         recv_continue(plan, ctx)?;
+    }
+    if plan.become_ns_root {
         p::setresgid(0)?;
         p::setresuid(0)?;
+    }
+    Ok(())
+}
+
+/// A new cgroup namespace rooted at the cgroup the parent placed us in.
+pub fn cgroup_namespace(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
+    if plan.unshare_cgroup {
+        ns::unshare(libc::CLONE_NEWCGROUP as u64)?;
     }
     Ok(())
 }
