@@ -33,6 +33,10 @@ pub struct ContainerConfig {
     pub has_resources: bool,
     /// `linux.seccomp` is present.
     pub has_seccomp: bool,
+    /// `linux.resources`, for the cgroup layer.
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// `linux.seccomp`, for the seccomp compiler.
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
     pub cgroups_path: Option<String>,
     /// `linux.timeOffsets`: (clock, secs, nanosecs).
     pub time_offsets: Vec<(String, i64, u32)>,

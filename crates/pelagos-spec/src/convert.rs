@@ -667,6 +667,8 @@ fn convert_paths_and_misc(
     };
     cfg.has_resources = linux.resources().is_some();
     cfg.has_seccomp = linux.seccomp().is_some();
+    cfg.resources = linux.resources().clone();
+    cfg.seccomp = linux.seccomp().clone();
     cfg.cgroups_path = linux
         .cgroups_path()
         .as_ref()
