@@ -8,6 +8,7 @@ mod common;
 pub mod convert;
 pub mod detect;
 pub mod devices;
+pub mod devices_bpf;
 pub mod error;
 mod fsio;
 pub mod manager;

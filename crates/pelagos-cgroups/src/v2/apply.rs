@@ -63,7 +63,7 @@ impl V2Manager {
             warn(
                 &mut w,
                 "devices",
-                "device rules on cgroup v2 need an eBPF program (BPF_CGROUP_DEVICE) that pelagos-cgroups does not load: rules not enforced by the cgroup; only the device nodes the spec creates exist in the container",
+                "device rules on cgroup v2 need an eBPF program (BPF_CGROUP_DEVICE): build it with devices_bpf::program_bytes and attach it to clone_into_fd(); apply itself does not load it",
             );
         }
         self.unified(r)?;
