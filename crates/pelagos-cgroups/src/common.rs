@@ -90,10 +90,9 @@ pub(crate) fn remove_tree(dir: &Path) -> Vec<(PathBuf, io::Error)> {
 
 /// Sends `signal` to each pid; processes that are already gone are not an error.
 pub(crate) fn signal_pids(pids: &[i32], signal: i32) -> Result<()> {
-    let sig = Signal::try_from(signal).map_err(|source| CgroupError::Signal {
-        pid: 0,
-        signal,
-        source,
+    let sig = Signal::try_from(signal).map_err(|_| CgroupError::Unsupported {
+        what: format!("signal {signal}"),
+        reason: "not a signal number of this platform".into(),
     })?;
     for &pid in pids {
         match kill(Pid::from_raw(pid), sig) {

@@ -239,16 +239,29 @@ impl CgroupRoot {
     }
 }
 
+/// The controllers cgroup v1 knows; other superblock options (`rw`, `xattr`,
+/// `release_agent=...`, `clone_children`...) are mount flags.
+const V1_CONTROLLERS: &[&str] = &[
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "blkio",
+    "perf_event",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+    "debug",
+];
+
 /// Superblock options of a v1 cgroup mount that name a controller or hierarchy.
 fn is_controller_opt(o: &str) -> bool {
-    if o.starts_with("name=") {
-        return true;
-    }
-    !matches!(
-        o,
-        "rw" | "ro" | "" | "noprefix" | "clone_children" | "xattr" | "cpuset_v2_mode" | "none"
-    ) && !o.starts_with("release_agent=")
-        && o.bytes().all(|c| c.is_ascii_lowercase() || c == b'_')
+    o.starts_with("name=") || V1_CONTROLLERS.contains(&o)
 }
 
 #[cfg(test)]

@@ -251,10 +251,21 @@ fn memory(d: &Path, m: &LinuxMemory, w: &mut Vec<Warning>) -> Result<()> {
         let Some(v) = v.filter(|v| *v != 0) else {
             continue;
         };
-        // Kernel memory limits are deprecated (5.4) and refused by newer kernels; a
-        // refusal is reported rather than failing the container, as runc does.
-        if let Err(e) = fsio::write(d, file, &convert::v1_limit(v)) {
-            warn(w, field, format!("not applied: {e}"));
+        // Kernel memory limits are obsolete (5.4): newer kernels refuse them or accept the
+        // write and ignore it, so the value is read back. Either is reported rather than
+        // failing the container, as runc does.
+        let value = convert::v1_limit(v);
+        match fsio::write(d, file, &value).and_then(|()| fsio::read(d, file)) {
+            Err(e) => warn(w, field, format!("not applied: {e}")),
+            Ok(back) if v >= 0 && back.trim() != value => warn(
+                w,
+                field,
+                format!(
+                    "{file}={value}: ignored by this kernel (reads back {})",
+                    back.trim()
+                ),
+            ),
+            Ok(_) => {}
         }
     }
     if let Some(s) = m.swappiness() {
