@@ -148,7 +148,7 @@ fn write_hint(file: &str, e: &io::Error) -> String {
         (libc::ENOENT, _) => "file missing: the controller is not mounted or not enabled in the parent's cgroup.subtree_control",
         (libc::EACCES | libc::EPERM, _) => "permission denied: run as root or use a delegated cgroup",
         (libc::EINVAL, f) if f.starts_with("memory.") => "limit too small, below current usage, or memory+swap below the memory limit",
-        (libc::EINVAL, f) if f.starts_with("cpu.") => "value out of range for this kernel (quota/period 1ms-1s, weight 1-10000, shares >= 2)",
+        (libc::EINVAL, f) if f.starts_with("cpu.") => "value out of range (CFS quota >= 1000us, period 1000us-1s, weight 1-10000, shares >= 2)",
         (libc::EINVAL, f) if f.starts_with("cpuset.") => "cpus/mems outside the parent's set",
         (libc::EINVAL, "cgroup.subtree_control") => "controller unknown or not available in cgroup.controllers",
         (libc::EINVAL, _) => "value rejected by the kernel: check its format and range",

@@ -139,6 +139,16 @@ pub(crate) fn under(mount: &Path, cg: &str) -> PathBuf {
     }
 }
 
+impl Cgroup {
+    /// The cgroup version this manager drives.
+    pub fn version(&self) -> crate::detect::CgroupVersion {
+        match self {
+            Cgroup::V1(_) => crate::detect::CgroupVersion::V1,
+            Cgroup::V2(_) => crate::detect::CgroupVersion::V2,
+        }
+    }
+}
+
 macro_rules! dispatch {
     ($self:ident, $m:ident => $e:expr) => {
         match $self {

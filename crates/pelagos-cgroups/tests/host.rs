@@ -247,3 +247,27 @@ fn kill_all_with_sigterm_and_children() {
     }
     assert!(cg.pids().unwrap().is_empty());
 }
+
+#[test]
+fn kernel_refusal_names_file_value_and_errno() {
+    let Some(root) = host_root("host::kernel_refusal_names_file_value_and_errno") else {
+        return;
+    };
+    let (_g, cg) = setup(&root);
+    // A CFS quota below 1 ms is refused by the kernel on both versions.
+    let e = cg
+        .apply(&resources(r#"{"cpu":{"quota":500,"period":100000}}"#))
+        .unwrap_err()
+        .to_string();
+    let file = match cg {
+        Cgroup::V1(_) => "cpu.cfs_quota_us=500",
+        Cgroup::V2(_) => "cpu.max=500 100000",
+    };
+    assert!(
+        e.contains(file) && e.contains("EINVAL") && e.contains("out of range"),
+        "{e}"
+    );
+    // Valid values still apply afterwards.
+    cg.apply(&resources(r#"{"cpu":{"quota":1000,"period":100000}}"#))
+        .unwrap();
+}

@@ -192,7 +192,12 @@ fn cfs(d: &Path, quota: Option<i64>, period: Option<u64>) -> Result<()> {
 /// when the limits grow memsw is written first, otherwise the limit first.
 fn memory(d: &Path, m: &LinuxMemory, w: &mut Vec<Warning>) -> Result<()> {
     let limit = m.limit().filter(|l| *l != 0);
-    let swap = m.swap().filter(|s| *s != 0);
+    let mut swap = m.swap().filter(|s| *s != 0);
+    // An unlimited memory limit without a swap value means unlimited swap too; otherwise
+    // the old memsw limit would keep memory capped (runc does the same).
+    if limit == Some(-1) && swap.is_none() && fsio::exists(d, "memory.memsw.limit_in_bytes") {
+        swap = Some(-1);
+    }
     if let (Some(true), Some(l)) = (m.check_before_update(), limit) {
         let usage = fsio::read_u64(d, "memory.usage_in_bytes")?;
         if l > 0 && (l as u64) < usage {
@@ -403,7 +408,7 @@ mod tests {
     fn unlimited_and_blkio_and_devices() {
         let (_t, m) = fixture();
         m.apply(&res(
-            r#"{"memory":{"limit":-1,"swap":-1},"pids":{"limit":-1},"cpu":{"quota":-1},
+            r#"{"memory":{"limit":-1},"pids":{"limit":-1},"cpu":{"quota":-1},
                 "blockIO":{"weight":300,"weightDevice":[{"major":8,"minor":0,"weight":500}],
                            "throttleReadBpsDevice":[{"major":8,"minor":0,"rate":1048576}],
                            "throttleWriteIOPSDevice":[{"major":8,"minor":16,"rate":100}]},
