@@ -115,9 +115,9 @@ pub(crate) fn pids_recursive(dir: &Path) -> Result<Vec<i32>> {
     for d in fsio::subtree_leaf_first(dir) {
         match fsio::read_procs(&d) {
             Ok(p) => all.extend(p),
-            // A child cgroup removed while walking is simply gone.
-            Err(CgroupError::Read { source, .. })
-                if source.kind() == io::ErrorKind::NotFound && d != dir => {}
+            // A cgroup that does not exist (never created, already removed, or a child
+            // removed while walking) holds no processes; `delete` relies on this.
+            Err(CgroupError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
     }
@@ -193,6 +193,9 @@ mod tests {
         std::fs::write(t.path().join("cgroup.procs"), "3\n1\n").unwrap();
         std::fs::write(t.path().join("c/cgroup.procs"), "2\n3\n").unwrap();
         assert_eq!(pids_recursive(t.path()).unwrap(), [1, 2, 3]);
+        assert!(pids_recursive(&t.path().join("missing"))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

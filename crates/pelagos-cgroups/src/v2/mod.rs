@@ -304,6 +304,15 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn missing_cgroup_is_empty_and_killable() {
+        let t = tempfile::tempdir().unwrap();
+        let m = V2Manager::new(t.path().to_path_buf(), "/never/created");
+        assert!(m.pids().unwrap().is_empty());
+        m.kill_all(libc::SIGKILL).unwrap();
+        m.destroy().unwrap();
+    }
+
+    #[test]
     fn destroy_removes_empty_tree() {
         let t = tempfile::tempdir().unwrap();
         let m = V2Manager::new(t.path().to_path_buf(), "/pelagos/c1");
