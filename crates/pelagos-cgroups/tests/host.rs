@@ -233,11 +233,7 @@ fn kill_all_with_sigterm_and_children() {
         "sh",
         &["-c", "sleep 0.3; sleep 30 & sleep 30 & wait"],
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while cg.pids().unwrap().len() < 3 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert_eq!(cg.pids().unwrap().len(), 3);
+    wait_for_pids(&cg, 3);
     cg.kill_all(libc::SIGTERM).unwrap();
     g.child.take().unwrap().wait().unwrap();
     // The sleeps were reparented to init (or a subreaper) and died of SIGTERM too.
@@ -270,4 +266,64 @@ fn kernel_refusal_names_file_value_and_errno() {
     // Valid values still apply afterwards.
     cg.apply(&resources(r#"{"cpu":{"quota":1000,"period":100000}}"#))
         .unwrap();
+}
+
+/// Waits until the cgroup lists `n` processes.
+fn wait_for_pids(cg: &Cgroup, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while cg.pids().unwrap().len() < n && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(cg.pids().unwrap().len(), n);
+}
+
+#[test]
+fn kill_all_sigkill_by_freeze_and_signal_rounds() {
+    let Some(root) = host_root("host::kill_all_sigkill_by_freeze_and_signal_rounds") else {
+        return;
+    };
+    let (mut g, cg) = setup(&root);
+    spawn(
+        &mut g,
+        &cg,
+        "sh",
+        &["-c", "sleep 0.3; sleep 30 & sleep 30 & wait"],
+    );
+    wait_for_pids(&cg, 3);
+    // Without the hybrid cgroup2 directory the v1 manager has no cgroup.kill and must use
+    // the freezer rounds, as on a pure v1 host.
+    let rounds = match &cg {
+        Cgroup::V1(m) => Cgroup::V1(pelagos_cgroups::V1Manager::new(m.dirs.clone(), None)),
+        Cgroup::V2(_) => cg.clone(),
+    };
+    rounds.kill_all(libc::SIGKILL).unwrap();
+    assert!(cg.pids().unwrap().is_empty());
+    let status = g.child.take().unwrap().wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+    assert!(!cg.is_frozen().unwrap(), "left thawed");
+}
+
+#[test]
+fn guard_removes_cgroups_on_panic() {
+    let Some(root) = host_root("host::guard_removes_cgroups_on_panic") else {
+        return;
+    };
+    let dirs = std::sync::Mutex::new(Vec::new());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let (mut g, cg) = setup(&root);
+        spawn(&mut g, &cg, "sleep", &["30"]);
+        for c in &g.cgroups {
+            dirs.lock().unwrap().extend(c.dirs());
+        }
+        panic!("deliberate panic with a live cgroup");
+    }));
+    assert!(r.is_err());
+    let dirs = dirs.into_inner().unwrap();
+    assert!(!dirs.is_empty());
+    for d in dirs {
+        assert!(!d.exists(), "{d:?} survived the panic");
+    }
 }
