@@ -67,7 +67,15 @@ impl V1Manager {
             }
         }
         if let Some(u) = &self.unified {
-            u.create_dir_only()?;
+            // The cgroup2 directory of a hybrid host is an extra (cgroup.kill, hugetlb);
+            // a read-only or foreign-owned cgroup2 mount must not stop a v1 container.
+            if let Err(e) = u.create_dir_only() {
+                let optional = matches!(&e, CgroupError::Create { source, .. }
+                    if matches!(source.raw_os_error(), Some(libc::EROFS | libc::EACCES | libc::EPERM)));
+                if !optional {
+                    return Err(e);
+                }
+            }
         }
         Ok(())
     }
@@ -77,7 +85,7 @@ impl V1Manager {
         for d in &self.dirs {
             fsio::write(&d.dir, "cgroup.procs", &pid.to_string())?;
         }
-        if let Some(u) = &self.unified {
+        if let Some(u) = self.unified.as_ref().filter(|u| u.dir.is_dir()) {
             u.add_pid(pid)?;
         }
         Ok(())
