@@ -14,6 +14,8 @@ fn is_zero(v: &u64) -> bool {
 pub struct Stats {
     /// CPU time and throttling.
     pub cpu: CpuStats,
+    /// CPUs and memory nodes the group may use.
+    pub cpuset: CpusetStats,
     /// Memory usage and limits.
     pub memory: MemoryStats,
     /// Process count.
@@ -22,6 +24,21 @@ pub struct Stats {
     pub blkio: BlkioStats,
     /// Per page size (`2MB`...).
     pub hugetlb: BTreeMap<String, HugetlbStats>,
+    /// Intel RDT is not managed here; present (empty) because runc always emits it.
+    pub intel_rdt: BTreeMap<String, serde_json::Value>,
+    /// Network interfaces are not cgroup data; `null` as in runc without them.
+    pub network_interfaces: Option<Vec<serde_json::Value>>,
+}
+
+/// The cpuset of the group.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpusetStats {
+    /// CPUs (`cpuset.cpus` or `cpuset.cpus.effective`), expanded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u16>,
+    /// Memory nodes, expanded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mems: Vec<u16>,
 }
 
 /// CPU statistics.
@@ -42,6 +59,12 @@ pub struct CpuUsage {
     /// Per CPU (v1 `cpuacct.usage_percpu`; empty on v2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub percpu: Vec<u64>,
+    /// Per CPU in kernel mode (v1 `cpuacct.usage_percpu_sys`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub percpu_kernel: Vec<u64>,
+    /// Per CPU in user mode (v1 `cpuacct.usage_percpu_user`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub percpu_user: Vec<u64>,
     /// Time in kernel mode.
     pub kernel: u64,
     /// Time in user mode.
@@ -151,6 +174,38 @@ pub struct HugetlbStats {
     pub failcnt: u64,
 }
 
+/// Expands a cpuset list such as `0-2,5` (unparsable parts are skipped).
+pub(crate) fn parse_cpu_list(text: &str) -> Vec<u16> {
+    let mut out = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        if let (Ok(a), Ok(b)) = (a.trim().parse::<u16>(), b.trim().parse::<u16>()) {
+            if b >= a && b - a < 4096 {
+                out.extend(a..=b);
+            }
+        }
+    }
+    out
+}
+
+/// Reads the cpuset of `dir` (effective values preferred, as they are what applies).
+pub(crate) fn read_cpuset(dir: &std::path::Path) -> crate::error::Result<CpusetStats> {
+    let pick = |names: [&str; 2]| -> crate::error::Result<Vec<u16>> {
+        for n in names {
+            if let Some(t) = crate::fsio::read_opt(dir, n)? {
+                if !t.trim().is_empty() {
+                    return Ok(parse_cpu_list(&t));
+                }
+            }
+        }
+        Ok(Vec::new())
+    };
+    Ok(CpusetStats {
+        cpus: pick(["cpuset.cpus.effective", "cpuset.cpus"])?,
+        mems: pick(["cpuset.mems.effective", "cpuset.mems"])?,
+    })
+}
+
 /// Parses `maj:min Op value` lines of v1 blkio files (`Total` lines are skipped).
 pub(crate) fn parse_v1_blkio(text: &str) -> Vec<BlkioEntry> {
     text.lines()
@@ -227,6 +282,15 @@ mod tests {
         assert!(v["memory"]["kernelTCP"].is_object());
         assert_eq!(v["pids"]["current"], 1);
         assert!(v["blkio"].is_object() && v["hugetlb"].is_object());
+        assert!(v["cpuset"].is_object() && v["intel_rdt"].is_object());
+        assert!(v["network_interfaces"].is_null());
+    }
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-2,5\n"), [0, 1, 2, 5]);
+        assert_eq!(parse_cpu_list(""), Vec::<u16>::new());
+        assert_eq!(parse_cpu_list("3-1,x,7"), [7]);
     }
 
     #[test]

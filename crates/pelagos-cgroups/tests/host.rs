@@ -164,6 +164,12 @@ fn lifecycle_limits_stats_freeze_kill_destroy() {
     assert_eq!(stats.pids.current, 1);
     assert_eq!(stats.pids.limit, 32);
     assert_eq!(stats.memory.usage.limit, 67_108_864);
+    if matches!(cg, Cgroup::V1(_)) {
+        assert!(
+            !stats.cpuset.cpus.is_empty(),
+            "cpuset inherited from the parent"
+        );
+    }
     let json = serde_json::to_value(&stats).unwrap();
     assert!(
         json["cpu"]["usage"].is_object() && json["memory"]["usage"].is_object(),

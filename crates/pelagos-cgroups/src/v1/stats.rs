@@ -5,7 +5,7 @@ use std::path::Path;
 use super::V1Manager;
 use crate::error::Result;
 use crate::fsio;
-use crate::stats::{parse_v1_blkio, HugetlbStats, MemoryEntry, Stats};
+use crate::stats::{parse_v1_blkio, read_cpuset, HugetlbStats, MemoryEntry, Stats};
 
 /// `cpuacct.stat` counts in USER_HZ ticks, which Linux fixes at 100 per second.
 const NS_PER_TICK: u64 = 10_000_000;
@@ -22,6 +22,17 @@ impl V1Manager {
                     .filter_map(|v| v.parse().ok())
                     .collect();
             }
+            let list = |f: &str| -> Result<Vec<u64>> {
+                Ok(fsio::read_opt(d, f)?
+                    .map(|t| {
+                        t.split_whitespace()
+                            .filter_map(|v| v.parse().ok())
+                            .collect()
+                    })
+                    .unwrap_or_default())
+            };
+            s.cpu.usage.percpu_kernel = list("cpuacct.usage_percpu_sys")?;
+            s.cpu.usage.percpu_user = list("cpuacct.usage_percpu_user")?;
             if let Some(t) = fsio::read_opt(d, "cpuacct.stat")? {
                 s.cpu.usage.user = fsio::keyed(&t, "user").unwrap_or(0) * NS_PER_TICK;
                 s.cpu.usage.kernel = fsio::keyed(&t, "system").unwrap_or(0) * NS_PER_TICK;
@@ -33,6 +44,9 @@ impl V1Manager {
                 s.cpu.throttling.throttled_periods = fsio::keyed(&t, "nr_throttled").unwrap_or(0);
                 s.cpu.throttling.throttled_time = fsio::keyed(&t, "throttled_time").unwrap_or(0);
             }
+        }
+        if let Some(d) = self.dir_of("cpuset") {
+            s.cpuset = read_cpuset(d)?;
         }
         if let Some(d) = self.dir_of("memory") {
             memory(d, &mut s)?;

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::V2Manager;
 use crate::error::Result;
 use crate::fsio;
-use crate::stats::{parse_io_stat, HugetlbStats, MemoryEntry, Stats};
+use crate::stats::{parse_io_stat, read_cpuset, HugetlbStats, MemoryEntry, Stats};
 
 impl V2Manager {
     /// Reads cpu, memory, pids, io and hugetlb statistics; absent controllers give zeros.
@@ -21,6 +21,7 @@ impl V2Manager {
             s.cpu.throttling.throttled_periods = k("nr_throttled");
             s.cpu.throttling.throttled_time = k("throttled_usec") * 1000;
         }
+        s.cpuset = read_cpuset(d)?;
         memory(d, &mut s)?;
         s.pids.current = fsio::read_u64_opt(d, "pids.current")?.unwrap_or(0);
         s.pids.limit = match fsio::read_u64_opt(d, "pids.max")? {
