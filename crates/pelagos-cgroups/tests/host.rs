@@ -1,0 +1,335 @@
+//! Tests on the real cgroup hierarchy of the host (v1, hybrid or v2, whichever is mounted):
+//! create a cgroup, limit it, move a child process in, read back, stats, freeze/thaw, OOM,
+//! kill all, destroy. They need root; without it they print SKIPPED (and fail under
+//! CI=true, where they must run). Every cgroup is named `pelagos-test-<pid>-<n>` and is
+//! removed by a Drop guard, also when an assertion fails.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use oci_spec::runtime::LinuxResources;
+use pelagos_cgroups::{Cgroup, CgroupManager, CgroupRoot, Layout};
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Prints past the test harness's capture so a skip is seen in every run.
+fn skipped(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {why}");
+}
+
+/// The host's cgroup root, or `None` (printed as skipped) where these tests cannot run.
+fn host_root(test: &str) -> Option<CgroupRoot> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let why = if !nix::unistd::geteuid().is_root() {
+        Some("needs root".to_string())
+    } else {
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        match CgroupRoot::detect(CGROUP_ROOT, &mi) {
+            Ok(r) if matches!(&r.layout, Layout::V1 { .. }) && r.hierarchy("memory").is_none() => {
+                Some(format!("{CGROUP_ROOT}/memory is not mounted"))
+            }
+            Ok(r) => return Some(r),
+            Err(e) => Some(e.to_string()),
+        }
+    };
+    let why = why.unwrap_or_default();
+    assert!(
+        !ci || !nix::unistd::geteuid().is_root(),
+        "{test} must run in CI as root: {why}"
+    );
+    skipped(test, &why);
+    None
+}
+
+/// Owns the test cgroups and the child process; undoes both on drop.
+struct Guard {
+    cgroups: Vec<Cgroup>,
+    child: Option<Child>,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // Leaf first: the container cgroup, then its test parent.
+        for cg in self.cgroups.iter().rev() {
+            let _ = cg.kill_all(libc::SIGKILL);
+            if let Err(e) = cg.destroy() {
+                let _ = writeln!(std::io::stderr(), "cleanup: {e}");
+            }
+        }
+    }
+}
+
+/// A parent `/pelagos-test-<pid>-<n>` and a container cgroup `ctr` below it, created.
+fn setup(root: &CgroupRoot) -> (Guard, Cgroup) {
+    let n = SEQ.fetch_add(1, Ordering::SeqCst);
+    let parent = format!("/pelagos-test-{}-{n}", std::process::id());
+    let mut g = Guard {
+        cgroups: Vec::new(),
+        child: None,
+    };
+    g.cgroups
+        .push(root.manager(Some(&parent), "unused").unwrap());
+    let cg = root.manager(Some(&format!("{parent}/ctr")), "ctr").unwrap();
+    g.cgroups.push(cg.clone());
+    cg.create().unwrap();
+    (g, cg)
+}
+
+fn resources(json: &str) -> LinuxResources {
+    serde_json::from_str(json).unwrap()
+}
+
+/// Reads a control file of the container's cgroup in the hierarchy of `ctrl` (v1) or the
+/// one directory (v2).
+fn read(cg: &Cgroup, ctrl: &str, file: &str) -> String {
+    let dir = match cg {
+        Cgroup::V1(m) => m.dir_of(ctrl).unwrap().to_path_buf(),
+        Cgroup::V2(m) => m.dir.clone(),
+    };
+    std::fs::read_to_string(dir.join(file))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn spawn(g: &mut Guard, cg: &Cgroup, program: &str, args: &[&str]) -> i32 {
+    let child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    g.child = Some(child);
+    cg.add_pid(pid).unwrap();
+    pid
+}
+
+#[test]
+fn lifecycle_limits_stats_freeze_kill_destroy() {
+    let Some(root) = host_root("host::lifecycle_limits_stats_freeze_kill_destroy") else {
+        return;
+    };
+    let (mut g, cg) = setup(&root);
+    let warnings = cg
+        .apply(&resources(
+            r#"{"memory":{"limit":67108864,"swap":134217728,"kernel":33554432},
+                "pids":{"limit":32},
+                "cpu":{"shares":512,"quota":50000,"period":100000},
+                "devices":[{"allow":false,"access":"rwm"},
+                           {"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]}"#,
+        ))
+        .unwrap();
+    let pid = spawn(&mut g, &cg, "sleep", &["30"]);
+
+    match &cg {
+        Cgroup::V1(_) => {
+            // Kernels since 5.x accept and ignore kmem limits: a warning, not an error.
+            assert!(
+                warnings.iter().all(|w| w.field == "memory.kernel"),
+                "{warnings:?}"
+            );
+            assert_eq!(read(&cg, "memory", "memory.limit_in_bytes"), "67108864");
+            assert_eq!(
+                read(&cg, "memory", "memory.memsw.limit_in_bytes"),
+                "134217728"
+            );
+            assert_eq!(read(&cg, "cpu", "cpu.shares"), "512");
+            assert_eq!(read(&cg, "cpu", "cpu.cfs_quota_us"), "50000");
+            assert_eq!(read(&cg, "devices", "devices.list"), "c 1:3 rwm");
+        }
+        Cgroup::V2(_) => {
+            assert!(
+                warnings.iter().any(|w| w.field == "memory.kernel"),
+                "{warnings:?}"
+            );
+            assert_eq!(read(&cg, "", "memory.max"), "67108864");
+            assert_eq!(read(&cg, "", "memory.swap.max"), "67108864");
+            assert_eq!(read(&cg, "", "cpu.max"), "50000 100000");
+        }
+    }
+    assert_eq!(read(&cg, "pids", "pids.max"), "32");
+    assert_eq!(cg.pids().unwrap(), [pid]);
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(own.contains("/ctr"), "{own}");
+
+    let stats = cg.stats().unwrap();
+    assert_eq!(stats.pids.current, 1);
+    assert_eq!(stats.pids.limit, 32);
+    assert_eq!(stats.memory.usage.limit, 67_108_864);
+    if matches!(cg, Cgroup::V1(_)) {
+        assert!(
+            !stats.cpuset.cpus.is_empty(),
+            "cpuset inherited from the parent"
+        );
+    }
+    let json = serde_json::to_value(&stats).unwrap();
+    assert!(
+        json["cpu"]["usage"].is_object() && json["memory"]["usage"].is_object(),
+        "{json}"
+    );
+
+    cg.freeze().unwrap();
+    assert!(cg.is_frozen().unwrap());
+    cg.thaw().unwrap();
+    assert!(!cg.is_frozen().unwrap());
+    assert_eq!(cg.oom_kill_count().unwrap(), 0);
+
+    cg.kill_all(libc::SIGKILL).unwrap();
+    let status = g.child.take().unwrap().wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+    assert!(cg.pids().unwrap().is_empty());
+
+    cg.destroy().unwrap();
+    for d in cg.dirs() {
+        assert!(!Path::new(&d).exists(), "{d:?} left behind");
+    }
+}
+
+#[test]
+fn oom_kill_is_counted() {
+    let Some(root) = host_root("host::oom_kill_is_counted") else {
+        return;
+    };
+    let (mut g, cg) = setup(&root);
+    // memory+swap equal to the limit: the allocation cannot escape to swap.
+    cg.apply(&resources(r#"{"memory":{"limit":8388608,"swap":8388608}}"#))
+        .unwrap();
+    // The short sleep lets add_pid run before dd allocates its 64 MiB buffer.
+    spawn(
+        &mut g,
+        &cg,
+        "sh",
+        &[
+            "-c",
+            "sleep 0.3; exec dd if=/dev/zero of=/dev/null bs=64M count=1",
+        ],
+    );
+    let status = g.child.take().unwrap().wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL),
+        "{status:?}"
+    );
+    assert!(cg.oom_kill_count().unwrap() >= 1);
+    let stats = cg.stats().unwrap();
+    assert_eq!(stats.memory.usage.limit, 8_388_608, "{stats:?}");
+}
+
+#[test]
+fn kill_all_with_sigterm_and_children() {
+    let Some(root) = host_root("host::kill_all_with_sigterm_and_children") else {
+        return;
+    };
+    let (mut g, cg) = setup(&root);
+    // A shell with two children: all three are in the cgroup.
+    spawn(
+        &mut g,
+        &cg,
+        "sh",
+        &["-c", "sleep 0.3; sleep 30 & sleep 30 & wait"],
+    );
+    wait_for_pids(&cg, 3);
+    cg.kill_all(libc::SIGTERM).unwrap();
+    g.child.take().unwrap().wait().unwrap();
+    // The sleeps were reparented to init (or a subreaper) and died of SIGTERM too.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !cg.pids().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(cg.pids().unwrap().is_empty());
+}
+
+#[test]
+fn kernel_refusal_names_file_value_and_errno() {
+    let Some(root) = host_root("host::kernel_refusal_names_file_value_and_errno") else {
+        return;
+    };
+    let (_g, cg) = setup(&root);
+    // A CFS quota below 1 ms is refused by the kernel on both versions.
+    let e = cg
+        .apply(&resources(r#"{"cpu":{"quota":500,"period":100000}}"#))
+        .unwrap_err()
+        .to_string();
+    let file = match cg {
+        Cgroup::V1(_) => "cpu.cfs_quota_us=500",
+        Cgroup::V2(_) => "cpu.max=500 100000",
+    };
+    assert!(
+        e.contains(file) && e.contains("EINVAL") && e.contains("out of range"),
+        "{e}"
+    );
+    // Valid values still apply afterwards.
+    cg.apply(&resources(r#"{"cpu":{"quota":1000,"period":100000}}"#))
+        .unwrap();
+}
+
+/// Waits until the cgroup lists `n` processes.
+fn wait_for_pids(cg: &Cgroup, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while cg.pids().unwrap().len() < n && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(cg.pids().unwrap().len(), n);
+}
+
+#[test]
+fn kill_all_sigkill_by_freeze_and_signal_rounds() {
+    let Some(root) = host_root("host::kill_all_sigkill_by_freeze_and_signal_rounds") else {
+        return;
+    };
+    let (mut g, cg) = setup(&root);
+    spawn(
+        &mut g,
+        &cg,
+        "sh",
+        &["-c", "sleep 0.3; sleep 30 & sleep 30 & wait"],
+    );
+    wait_for_pids(&cg, 3);
+    // Without the hybrid cgroup2 directory the v1 manager has no cgroup.kill and must use
+    // the freezer rounds, as on a pure v1 host.
+    let rounds = match &cg {
+        Cgroup::V1(m) => Cgroup::V1(pelagos_cgroups::V1Manager::new(m.dirs.clone(), None)),
+        Cgroup::V2(_) => cg.clone(),
+    };
+    rounds.kill_all(libc::SIGKILL).unwrap();
+    assert!(cg.pids().unwrap().is_empty());
+    let status = g.child.take().unwrap().wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+    assert!(!cg.is_frozen().unwrap(), "left thawed");
+}
+
+#[test]
+fn guard_removes_cgroups_on_panic() {
+    let Some(root) = host_root("host::guard_removes_cgroups_on_panic") else {
+        return;
+    };
+    let dirs = std::sync::Mutex::new(Vec::new());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let (mut g, cg) = setup(&root);
+        spawn(&mut g, &cg, "sleep", &["30"]);
+        for c in &g.cgroups {
+            dirs.lock().unwrap().extend(c.dirs());
+        }
+        panic!("deliberate panic with a live cgroup");
+    }));
+    assert!(r.is_err());
+    let dirs = dirs.into_inner().unwrap();
+    assert!(!dirs.is_empty());
+    for d in dirs {
+        assert!(!d.exists(), "{d:?} survived the panic");
+    }
+}
