@@ -10,6 +10,8 @@ pub type Result<T> = std::result::Result<T, ContainerError>;
 pub enum ContainerError {
     #[error(transparent)]
     Spec(#[from] pelagos_spec::SpecError),
+    #[error(transparent)]
+    Cgroup(#[from] pelagos_cgroups::CgroupError),
     #[error("invalid container id {0:?}: use letters, digits, '_', '-' and '.', starting with a letter or digit")]
     InvalidId(String),
     #[error("container {0:?} already exists")]

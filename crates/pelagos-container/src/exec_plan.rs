@@ -95,6 +95,6 @@ pub fn build_exec(
                 .collect(),
         ),
         start: StartPlan::Immediate,
-        state_buf: Vec::new(),
+        state_buf: vec![0u8; 256],
     })
 }

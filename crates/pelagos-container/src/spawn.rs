@@ -148,6 +148,11 @@ fn serve(
     }
 }
 
+/// Let a child waiting in `WaitForParent` go on.
+pub(crate) fn send_continue(s: &Spawned) -> Result<()> {
+    send(s, Kind::Continue, &[])
+}
+
 fn send(s: &Spawned, kind: Kind, payload: &[u8]) -> Result<()> {
     let mut data = Vec::with_capacity(MSG_LEN + payload.len());
     data.extend_from_slice(&Msg::simple(kind).encode());

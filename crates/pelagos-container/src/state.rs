@@ -30,6 +30,9 @@ pub struct ContainerState {
     /// `CLONE_NEW*` flags of the namespaces the container has (created or joined).
     #[serde(default)]
     pub ns_flags: u64,
+    /// The container's cgroup.
+    #[serde(default)]
+    pub cgroup: Option<pelagos_cgroups::Cgroup>,
 }
 
 /// The directory tree of container states (`--root`).
@@ -196,8 +199,15 @@ pub fn live_status(st: &ContainerState) -> Status {
     if !init_alive(st) {
         return Status::Stopped;
     }
+    if let Some(cg) = &st.cgroup {
+        use pelagos_cgroups::CgroupManager;
+        if st.oci.status != Status::Created && cg.is_frozen().unwrap_or(false) {
+            return Status::Paused;
+        }
+    }
     match st.oci.status {
         Status::Creating | Status::Created => Status::Created,
+        Status::Paused => Status::Running,
         s => s,
     }
 }

@@ -14,7 +14,7 @@ pub fn dispatch(cli: &Cli, log: &Logger) -> Result<u8> {
     match &cli.command {
         Command::Create(a) => {
             log.debug(&format!("create {} from {}", a.id, a.bundle.display()));
-            Container::create(&store, &a.id, &options(a, &warn))?;
+            Container::create(&store, &a.id, &options(cli, a, &warn))?;
             Ok(0)
         }
         Command::Start { id } => {
@@ -40,7 +40,7 @@ pub fn dispatch(cli: &Cli, log: &Logger) -> Result<u8> {
             Ok(0)
         }
         Command::Run { detach, create } => {
-            let code = Container::run(&store, &create.id, &options(create, &warn), *detach)?;
+            let code = Container::run(&store, &create.id, &options(cli, create, &warn), *detach)?;
             Ok(u8::try_from(code).unwrap_or(255))
         }
         Command::List { format, quiet } => list(&store, format, *quiet),
@@ -60,6 +60,25 @@ pub fn dispatch(cli: &Cli, log: &Logger) -> Result<u8> {
             })?;
             Ok(u8::try_from(code).unwrap_or(255))
         }
+        Command::Pause { id } => {
+            Container::load(&store, id)?.pause()?;
+            Ok(0)
+        }
+        Command::Resume { id } => {
+            Container::load(&store, id)?.resume()?;
+            Ok(0)
+        }
+        Command::Update(a) => super::cgroup_cmds::update(&store, a, log),
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => super::cgroup_cmds::events(&store, id, *stats, interval),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => super::cgroup_cmds::ps(&store, id, format, ps_args),
         Command::Features => {
             println!("{}", serde_json::to_string_pretty(&features())?);
             Ok(0)
@@ -67,7 +86,7 @@ pub fn dispatch(cli: &Cli, log: &Logger) -> Result<u8> {
     }
 }
 
-fn options<'a>(a: &CreateArgs, warn: &'a dyn Fn(&str)) -> CreateOptions<'a> {
+fn options<'a>(cli: &Cli, a: &CreateArgs, warn: &'a dyn Fn(&str)) -> CreateOptions<'a> {
     let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     CreateOptions {
         bundle: abs(&a.bundle),
@@ -75,6 +94,7 @@ fn options<'a>(a: &CreateArgs, warn: &'a dyn Fn(&str)) -> CreateOptions<'a> {
         pid_file: a.pid_file.as_deref().map(abs),
         no_pivot: a.no_pivot,
         preserve_fds: a.preserve_fds,
+        cgroup_root: cli.cgroup_root.clone(),
         warn,
     }
 }

@@ -1,5 +1,6 @@
 //! The runc command line over `pelagos-container`: argument parsing, output, exit codes.
 
+mod cgroup_cmds;
 mod commands;
 mod log;
 mod signal;
@@ -27,6 +28,14 @@ pub struct Cli {
     /// Accepted for compatibility; cgroups are managed through cgroupfs.
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
+    /// Root of the host's cgroup file systems.
+    #[arg(
+        long = "cgroup-root",
+        global = true,
+        default_value = "/sys/fs/cgroup",
+        hide = true
+    )]
+    pub cgroup_root: PathBuf,
     /// Accepted for compatibility (checkpointing is not supported).
     #[arg(long, global = true, hide = true)]
     pub criu: Option<String>,
@@ -114,6 +123,46 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
+/// Options of `update`.
+#[derive(clap::Args, Debug)]
+pub struct UpdateArgs {
+    /// JSON file with an OCI `linux.resources` object (`-` for stdin).
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    /// Memory limit in bytes (k, m, g suffixes; -1 unlimited).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Memory soft limit.
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit.
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<String>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS quota in microseconds.
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds.
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPUs allowed (0-3, 0,1).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes allowed.
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of processes (-1 unlimited).
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10-1000).
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// Container id.
+    pub id: String,
+}
+
 #[derive(Subcommand)]
 pub enum Command {
     /// Create a container from a bundle; its process waits for `start`.
@@ -156,7 +205,6 @@ pub enum Command {
         create: CreateArgs,
     },
     /// List containers.
-    #[command(alias = "ps")]
     List {
         /// Output format: table or json.
         #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
@@ -175,6 +223,40 @@ pub enum Command {
     Features,
     /// Run another process in a running container.
     Exec(ExecArgs),
+    /// Freeze every process of a container.
+    Pause {
+        /// Container id.
+        id: String,
+    },
+    /// Thaw a paused container.
+    Resume {
+        /// Container id.
+        id: String,
+    },
+    /// Change the resource limits of a running container.
+    Update(UpdateArgs),
+    /// Print resource statistics and OOM events as JSON lines.
+    Events {
+        /// Print one statistics record and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Time between statistics records (e.g. 5s, 500ms).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        /// Container id.
+        id: String,
+    },
+    /// List the processes of a container.
+    Ps {
+        /// Output format: table or json (pids only).
+        #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+        /// Container id.
+        id: String,
+        /// Options for ps(1) (default -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
 }
 
 /// Parse arguments, run the command, map errors to exit status 1.
@@ -200,4 +282,27 @@ pub fn error_chain(e: &anyhow::Error) -> String {
         }
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn options_after_the_id() {
+        let cli =
+            Cli::try_parse_from(["pelagos-runtime", "create", "x", "--bundle", "/b"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Create(ref a) if a.id == "x" && a.bundle == PathBuf::from("/b"))
+        );
+        let cli =
+            Cli::try_parse_from(["pelagos-runtime", "--root", "/r", "kill", "x", "9"]).unwrap();
+        assert_eq!(cli.root, PathBuf::from("/r"));
+    }
 }

@@ -17,6 +17,7 @@ pub(crate) struct CreateGuard<'a> {
     pub id: &'a str,
     pub pidfd: Option<OwnedFd>,
     pub pid: i32,
+    pub cgroup: Option<pelagos_cgroups::Cgroup>,
     pub armed: bool,
 }
 
@@ -30,6 +31,11 @@ impl Drop for CreateGuard<'_> {
             let _ = pelagos_sys::process::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
             let _ = pelagos_sys::process::waitpid(self.pid);
         }
+        if let Some(cg) = &self.cgroup {
+            use pelagos_cgroups::CgroupManager;
+            let _ = cg.kill_all(libc::SIGKILL);
+            let _ = cg.destroy();
+        }
         let _ = self.store.remove(self.id);
     }
 }
@@ -39,9 +45,6 @@ pub(crate) fn load_config(bundle: &Path, warn: &dyn Fn(&str)) -> Result<Containe
     let cfg = pelagos_spec::load_bundle(bundle, spawn::last_cap())?;
     for w in &cfg.warnings {
         warn(w);
-    }
-    if cfg.has_resources {
-        warn("linux.resources is not applied yet: this runtime does not manage cgroups, limits are ignored");
     }
     if cfg.has_seccomp {
         warn("linux.seccomp is not applied yet: the container runs without a seccomp filter");
@@ -72,6 +75,7 @@ pub(crate) fn initial_state(id: &str, cfg: &ContainerConfig, pid: i32) -> Contai
         exec_candidates: Vec::new(),
         start_hooks: cfg.hooks.start_container.clone(),
         process: cfg.process.clone(),
+        cgroup: None,
         ns_flags: cfg
             .namespaces
             .iter()
@@ -105,8 +109,11 @@ impl Container {
             id,
             pidfd: None,
             pid: 0,
+            cgroup: None,
             armed: true,
         };
+        let cg = super::cgroup::setup(&cfg, id, &opts.cgroup_root, opts.warn)?;
+        guard.cgroup = Some(cg.clone());
         let dirfd = std::fs::File::open(&dir)
             .map_err(|e| ContainerError::io(format!("open {}", dir.display()), e))?;
         let listener = UnixListener::bind(socket_path(&dir, &dirfd)).map_err(|e| {
@@ -127,11 +134,17 @@ impl Container {
             terminal,
             start: StartPlan::WaitFor(OwnedFd::from(listener)),
         };
-        let spawned = spawn_with_hooks(id, &cfg, popts, spawn::Placement::default())?;
+        let mut place = |pid: i32| -> Result<()> {
+            use pelagos_cgroups::CgroupManager;
+            Ok(cg.add_pid(pid)?)
+        };
+        let placement = super::cgroup::placement(&cg, &mut place)?;
+        let spawned = spawn_with_hooks(id, &cfg, popts, placement)?;
         guard.pid = spawned.pid;
         guard.pidfd = Some(spawned.pidfd);
         let mut state = initial_state(id, &cfg, spawned.pid);
         state.oci.status = Status::Created;
+        state.cgroup = Some(cg.clone());
         state.exec_candidates = crate::plan::exec_candidates(
             &cfg.process.args[0],
             cfg.process.env.iter().find_map(|e| e.strip_prefix("PATH=")),

@@ -26,6 +26,11 @@ impl Container {
         let mut stopped = self.oci_state();
         stopped.status = Status::Stopped;
         let json = serde_json::to_vec(&stopped).unwrap_or_default();
+        if let Some(cg) = &self.state.cgroup {
+            use pelagos_cgroups::CgroupManager;
+            let _ = cg.kill_all(libc::SIGKILL);
+            cg.destroy()?;
+        }
         run_hooks_warn("poststop", &self.state.poststop, &json, warn);
         self.store.remove(&self.id)
     }

@@ -68,8 +68,15 @@ impl Container {
         };
         let (parent_end, child_end) =
             socket::seqpacket_pair().map_err(|e| ContainerError::sys("socketpair", e))?;
+        use pelagos_cgroups::{CgroupManager, CgroupVersion};
+        let cg = self.state.cgroup.as_ref();
+        let clone_into = match cg {
+            Some(c) if c.version() == CgroupVersion::V2 => c.clone_into_fd()?,
+            _ => None,
+        };
+        let parent_places = cg.is_some() && clone_into.is_none();
         let popts = ExecPlanOptions {
-            parent_places: false,
+            parent_places,
             pidfd: fs::dup(pidfd.as_fd()).map_err(|e| ContainerError::sys("dup pidfd", e))?,
             ns_flags: self.state.ns_flags & !pid_ns,
             preserve_fds: opts.preserve_fds,
@@ -82,14 +89,15 @@ impl Container {
             popts,
             last_cap(),
         )?;
-        let (cpid, cpidfd) =
-            match clone3(0, None).map_err(|e| ContainerError::sys("clone the exec process", e))? {
-                Forked::Child => {
-                    drop(parent_end);
-                    init::run_exec(&mut plan)
-                }
-                Forked::Parent { pid, pidfd } => (pid, pidfd),
-            };
+        let (cpid, cpidfd) = match clone3(0, clone_into.as_ref().map(|f| f.as_fd()))
+            .map_err(|e| ContainerError::sys("clone the exec process", e))?
+        {
+            Forked::Child => {
+                drop(parent_end);
+                init::run_exec(&mut plan)
+            }
+            Forked::Parent { pid, pidfd } => (pid, pidfd),
+        };
         drop(plan);
         let mut spawned = Spawned {
             pid: cpid,
@@ -97,7 +105,14 @@ impl Container {
             sync: parent_end,
             pty: None,
         };
-        if let Err(e) = self.wait_exec_ready(&opts.process, &mut spawned) {
+        let placed = match cg {
+            Some(c) if parent_places => c
+                .add_pid(cpid)
+                .map_err(ContainerError::from)
+                .and_then(|()| crate::spawn::send_continue(&spawned)),
+            _ => Ok(()),
+        };
+        if let Err(e) = placed.and_then(|()| self.wait_exec_ready(&opts.process, &mut spawned)) {
             let _ = p::pidfd_send_signal(spawned.pidfd.as_fd(), libc::SIGKILL);
             let _ = p::waitpid(cpid);
             return Err(e);

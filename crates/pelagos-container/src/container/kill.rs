@@ -12,6 +12,11 @@ impl Container {
             return Err(self.bad_state("container not running"));
         }
         if all {
+            if let Some(cg) = &self.state.cgroup {
+                use pelagos_cgroups::CgroupManager;
+                cg.kill_all(sig)?;
+                return Ok(());
+            }
             for pid in self.processes() {
                 if pid != self.state.oci.pid {
                     let _ = p::kill(pid, sig);
@@ -45,6 +50,10 @@ impl Container {
     /// has its own), else just the init.
     pub fn processes(&self) -> Vec<i32> {
         let init = self.state.oci.pid;
+        let in_cgroup = self.cgroup_pids();
+        if !in_cgroup.is_empty() {
+            return in_cgroup;
+        }
         if !self.state.own_pid_ns {
             return vec![init];
         }

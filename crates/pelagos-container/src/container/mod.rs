@@ -6,6 +6,7 @@
 //! | running  | no    | yes  | only with force   |
 //! | stopped  | no    | no   | yes               |
 
+mod cgroup;
 mod create;
 mod delete;
 mod exec;
@@ -35,6 +36,8 @@ pub struct CreateOptions<'a> {
     pub pid_file: Option<PathBuf>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
+    /// Root of the host's cgroup file systems (normally `/sys/fs/cgroup`).
+    pub cgroup_root: PathBuf,
     /// Where warnings go (the runtime's log).
     pub warn: &'a dyn Fn(&str),
 }

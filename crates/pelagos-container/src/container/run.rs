@@ -52,8 +52,11 @@ impl Container {
             id,
             pidfd: None,
             pid: 0,
+            cgroup: None,
             armed: true,
         };
+        let cg = super::cgroup::setup(&cfg, id, &opts.cgroup_root, opts.warn)?;
+        guard.cgroup = Some(cg.clone());
         let terminal = match (&opts.console_socket, cfg.process.terminal) {
             (_, false) => TerminalPlan::None,
             (Some(p), true) => {
@@ -70,10 +73,16 @@ impl Container {
             terminal,
             start: StartPlan::Immediate,
         };
-        let spawned = spawn_with_hooks(id, &cfg, popts, crate::spawn::Placement::default())?;
+        let mut place = |pid: i32| -> Result<()> {
+            use pelagos_cgroups::CgroupManager;
+            Ok(cg.add_pid(pid)?)
+        };
+        let placement = super::cgroup::placement(&cg, &mut place)?;
+        let spawned = spawn_with_hooks(id, &cfg, popts, placement)?;
         guard.pid = spawned.pid;
         let mut state = initial_state(id, &cfg, spawned.pid);
         state.oci.status = Status::Running;
+        state.cgroup = Some(cg.clone());
         store.save(id, &state)?;
         if let Some(pf) = &opts.pid_file {
             write_atomic(pf, spawned.pid.to_string().as_bytes())?;

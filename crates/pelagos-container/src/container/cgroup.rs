@@ -1,0 +1,117 @@
+//! The container's cgroup: made at create (resources applied, the init placed before it
+//! runs user code), used by pause/resume/update/events/ps/kill --all, removed at delete.
+
+use super::Container;
+use crate::error::{ContainerError, Result};
+use crate::spawn::Placement;
+use oci_spec::runtime::LinuxResources;
+use pelagos_cgroups::{Cgroup, CgroupManager, CgroupRoot, CgroupVersion, Stats};
+use pelagos_spec::{ContainerConfig, Status};
+use std::path::Path;
+
+/// Detect the host layout, make the container's cgroup and apply `linux.resources`.
+pub(crate) fn setup(
+    cfg: &ContainerConfig,
+    id: &str,
+    cgroup_root: &Path,
+    warn: &dyn Fn(&str),
+) -> Result<Cgroup> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| ContainerError::io("read /proc/self/mountinfo", e))?;
+    let own = std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| ContainerError::io("read /proc/self/cgroup", e))?;
+    let root = CgroupRoot::detect(cgroup_root, &mountinfo)?.with_own_cgroup(&own)?;
+    let cg = root.manager(cfg.cgroups_path.as_deref(), id)?;
+    cg.create()?;
+    if let Some(res) = &cfg.resources {
+        match cg.apply(res) {
+            Ok(warnings) => warnings.iter().for_each(|w| warn(&w.to_string())),
+            Err(e) => {
+                let _ = cg.destroy();
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(cg)
+}
+
+/// How the spawn puts a process into `cg`: cloned straight into it on v2, moved by the
+/// parent before it may go on (v1). `place` must outlive the spawn.
+pub(crate) fn placement<'a>(
+    cg: &Cgroup,
+    place: &'a mut dyn FnMut(i32) -> Result<()>,
+) -> Result<Placement<'a>> {
+    if cg.version() == CgroupVersion::V2 {
+        if let Some(fd) = cg.clone_into_fd()? {
+            return Ok(Placement {
+                clone_into: Some(fd),
+                place: None,
+            });
+        }
+    }
+    Ok(Placement {
+        clone_into: None,
+        place: Some(place),
+    })
+}
+
+impl Container {
+    fn cgroup(&self) -> Result<&Cgroup> {
+        self.state
+            .cgroup
+            .as_ref()
+            .ok_or_else(|| ContainerError::Other(format!("container {:?} has no cgroup", self.id)))
+    }
+
+    /// Freeze every process of the container.
+    pub fn pause(&mut self) -> Result<()> {
+        match self.status() {
+            Status::Running => {}
+            Status::Paused => return Err(self.bad_state("container is already paused")),
+            _ => return Err(self.bad_state("cannot pause a container that is not running")),
+        }
+        self.cgroup()?.freeze()?;
+        Ok(())
+    }
+
+    /// Thaw a paused container.
+    pub fn resume(&mut self) -> Result<()> {
+        if self.status() != Status::Paused {
+            return Err(self.bad_state("container is not paused"));
+        }
+        self.cgroup()?.thaw()?;
+        Ok(())
+    }
+
+    /// Apply new resource limits; returns the warnings of fields not enforced here.
+    pub fn update(&self, res: &LinuxResources) -> Result<Vec<String>> {
+        if self.status() == Status::Stopped {
+            return Err(self.bad_state("cannot update a stopped container"));
+        }
+        Ok(self
+            .cgroup()?
+            .apply(res)?
+            .iter()
+            .map(|w| w.to_string())
+            .collect())
+    }
+
+    /// Resource statistics.
+    pub fn stats(&self) -> Result<Stats> {
+        Ok(self.cgroup()?.stats()?)
+    }
+
+    /// How many processes the OOM killer has killed in the container.
+    pub fn oom_kills(&self) -> Result<u64> {
+        Ok(self.cgroup()?.oom_kill_count()?)
+    }
+
+    /// Pids in the container's cgroup (empty when it has none).
+    pub fn cgroup_pids(&self) -> Vec<i32> {
+        self.state
+            .cgroup
+            .as_ref()
+            .and_then(|c| c.pids().ok())
+            .unwrap_or_default()
+    }
+}
