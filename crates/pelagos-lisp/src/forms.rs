@@ -7,6 +7,7 @@ use crate::machine::{name_closure, Ctl, Machine, K};
 use crate::pos::Pos;
 use crate::symbol::{self as sy, Symbol};
 use crate::value::{list_from, Closure, Condition, Env, EnvFrame, Pair, Value};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 fn form_args(name: &str, p: &Pair) -> Result<Vec<Value>> {
@@ -23,25 +24,37 @@ fn expect_sym(what: &str, v: &Value) -> Result<Symbol> {
 }
 
 /// Start evaluating the special form `(s . args)`.
+/// The operands of a form as a slice-friendly vector.
+fn operands(s: Symbol, p: &Pair) -> Result<Vec<Value>> {
+    form_args(&s.name(), p)
+}
+
+/// Start evaluating the special form `(s . args)`.
 pub(crate) fn eval_special(m: &mut Machine, it: &mut Interp, s: Symbol, p: &Rc<Pair>, env: Env) -> Result<Ctl> {
-    let name = s.name();
     let pos = m.pos;
     match s {
-        sy::QUOTE => match form_args(&name, p)?.as_slice() {
+        sy::QUOTE => match operands(s, p)?.as_slice() {
             [x] => Ok(Ctl::Ret(x.clone())),
             _ => Err(Error::syntax("quote: expected exactly one datum")),
         },
-        sy::QUASIQUOTE => match form_args(&name, p)?.as_slice() {
+        sy::QUASIQUOTE => match operands(s, p)?.as_slice() {
             [x] => Ok(Ctl::Eval(crate::quasi::expand(it, x)?, env)),
             _ => Err(Error::syntax("quasiquote: expected exactly one template")),
         },
-        sy::IF => match form_args(&name, p)?.as_slice() {
-            [c, t] => if_form(m, it, c, t, None, env),
-            [c, t, e] => if_form(m, it, c, t, Some(e.clone()), env),
-            _ => Err(Error::syntax("if: expected (if test then [else])")),
-        },
+        sy::IF => {
+            let bad = || Error::syntax("if: expected (if test then [else])");
+            let Value::Pair(a) = &p.cdr else { return Err(bad()) };
+            let Value::Pair(b) = &a.cdr else { return Err(bad()) };
+            let alt = match &b.cdr {
+                Value::Nil => None,
+                Value::Pair(c) if matches!(c.cdr, Value::Nil) => Some(c.car.clone()),
+                _ => return Err(bad()),
+            };
+            m.push(it, K::If { conseq: b.car.clone(), alt, env: env.clone() })?;
+            Ok(Ctl::Eval(a.car.clone(), env))
+        }
         sy::DEFINE => define_form(m, it, p, env),
-        sy::SET => match form_args(&name, p)?.as_slice() {
+        sy::SET => match operands(s, p)?.as_slice() {
             [target, x] => {
                 let sym = expect_sym("set!", target)?;
                 m.push(it, K::Set { sym, env: env.clone(), pos })?;
@@ -60,6 +73,7 @@ pub(crate) fn eval_special(m: &mut Machine, it: &mut Interp, s: Symbol, p: &Rc<P
         sy::OR => continue_or(m, it, p.cdr.clone(), env),
         sy::WHEN | sy::UNLESS => {
             let Value::Pair(rest) = &p.cdr else {
+                let name = s.name();
                 return Err(Error::syntax(format!("{name}: expected ({name} test body...)")));
             };
             m.push(it, K::When { body: rest.cdr.clone(), env: env.clone(), unless: s == sy::UNLESS })?;
@@ -75,6 +89,7 @@ pub(crate) fn eval_special(m: &mut Machine, it: &mut Interp, s: Symbol, p: &Rc<P
         }
         sy::LET => let_form(m, it, p, env),
         sy::LET_STAR | sy::LETREC | sy::LETREC_STAR => {
+            let name = s.name();
             let Value::Pair(rest) = &p.cdr else {
                 return Err(Error::syntax(format!("{name}: expected ({name} (bindings...) body...)")));
             };
@@ -100,13 +115,8 @@ pub(crate) fn eval_special(m: &mut Machine, it: &mut Interp, s: Symbol, p: &Rc<P
             m.push(it, K::Guard { var, clauses: spec.cdr.clone(), env: env.clone(), pos })?;
             m.eval_body(it, rest.cdr.clone(), env)
         }
-        _ => Err(Error::syntax(format!("{name}: not usable here"))),
+        _ => Err(Error::syntax(format!("{}: not usable here", s.name()))),
     }
-}
-
-fn if_form(m: &mut Machine, it: &Interp, c: &Value, t: &Value, alt: Option<Value>, env: Env) -> Result<Ctl> {
-    m.push(it, K::If { conseq: t.clone(), alt, env: env.clone() })?;
-    Ok(Ctl::Eval(c.clone(), env))
 }
 
 /// Parse a parameter list: `(a b)`, `(a . rest)` or `args`.
@@ -463,14 +473,14 @@ pub(crate) fn condition_of(e: &Error) -> Value {
     Value::Condition(Rc::new(Condition {
         message: e.message(),
         irritants: Value::Nil,
-        pos: e.pos.clone(),
+        pos: RefCell::new(e.pos.clone()),
     }))
 }
 
 /// The error that raising `v` produces.
 pub(crate) fn raise_error(v: Value) -> Error {
     let (kind, pos) = match &v {
-        Value::Condition(c) => (ErrorKind::User(condition_text(c)), c.pos.clone()),
+        Value::Condition(c) => (ErrorKind::User(condition_text(c)), c.pos.borrow().clone()),
         other => (ErrorKind::Raised(crate::machine::clip(other)), None),
     };
     Error {

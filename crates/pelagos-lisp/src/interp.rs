@@ -9,11 +9,32 @@ use crate::pos::{intern_file, Pos};
 use crate::reader;
 use crate::symbol::Symbol;
 use crate::value::{Native, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+/// The global environment, indexed by symbol id (symbols are dense small integers, so
+/// a vector beats hashing on the hottest path of the evaluator).
+#[derive(Default)]
+pub(crate) struct Globals(Vec<Option<Value>>);
+
+impl Globals {
+    pub(crate) fn get(&self, s: &Symbol) -> Option<&Value> {
+        self.0.get(s.0 as usize).and_then(Option::as_ref)
+    }
+    pub(crate) fn get_mut(&mut self, s: &Symbol) -> Option<&mut Value> {
+        self.0.get_mut(s.0 as usize).and_then(Option::as_mut)
+    }
+    pub(crate) fn insert(&mut self, s: Symbol, v: Value) {
+        let i = s.0 as usize;
+        if i >= self.0.len() {
+            self.0.resize(i + 1, None);
+        }
+        self.0[i] = Some(v);
+    }
+}
 
 /// Keyword arguments given to a keyword-aware native: `(service "db" :image "x")`.
 #[derive(Default)]
@@ -53,7 +74,7 @@ pub struct Usage {
 
 /// A .reml interpreter.
 pub struct Interp {
-    pub(crate) globals: HashMap<Symbol, Value>,
+    pub(crate) globals: Globals,
     pub(crate) limits: Limits,
     pub(crate) steps: u64,
     pub(crate) slept: Duration,
@@ -83,7 +104,7 @@ impl Interp {
     /// An interpreter with the standard library and the given limits.
     pub fn with_limits(limits: Limits) -> Self {
         let mut it = Interp {
-            globals: HashMap::new(),
+            globals: Globals::default(),
             limits,
             steps: 0,
             slept: Duration::ZERO,

@@ -28,7 +28,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_steps: 100_000_000,
+            max_steps: 30_000_000,
             max_depth: 100_000,
             max_heap_bytes: 256 << 20,
             max_nesting: 1_000,

@@ -127,6 +127,11 @@ impl Machine {
     /// Turn an error into a `guard` handler run, or give it up.
     fn recover(&mut self, it: &mut Interp, e: Error) -> Result<Ctl> {
         let e = e.at(self.pos);
+        if let (Some(Value::Condition(c)), Some(p)) = (&e.payload, &e.pos) {
+            // `error` does not know where it was called; the first position seen sticks,
+            // so a re-raise from a handler still points at the original call.
+            c.pos.borrow_mut().get_or_insert_with(|| p.clone());
+        }
         if e.is_budget() {
             return Err(e);
         }

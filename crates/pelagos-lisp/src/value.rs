@@ -293,7 +293,7 @@ impl Drop for Table {
 pub struct Condition {
     pub(crate) message: String,
     pub(crate) irritants: Value,
-    pub(crate) pos: Option<crate::pos::SrcPos>,
+    pub(crate) pos: RefCell<Option<crate::pos::SrcPos>>,
 }
 
 impl Drop for Condition {

@@ -103,7 +103,7 @@ fn condition(message: String, irritants: Value) -> Value {
     Value::Condition(Rc::new(Condition {
         message,
         irritants,
-        pos: None,
+        pos: std::cell::RefCell::new(None),
     }))
 }
 
