@@ -356,4 +356,4 @@ fn split_keywords(name: &str, args: Vec<Value>, allowed: &[String]) -> Result<(V
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
