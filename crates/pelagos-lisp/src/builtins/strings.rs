@@ -55,18 +55,30 @@ fn string_length(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
 }
 
 fn string_upcase(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
-    let s = str_arg("string-upcase", &a[0])?.to_uppercase();
+    let s = str_arg("string-upcase", &a[0])?;
+    it.reserve(s.len().saturating_mul(2))?;
+    let s = s.to_uppercase();
     new_string(it, s)
 }
 
 fn string_downcase(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
-    let s = str_arg("string-downcase", &a[0])?.to_lowercase();
+    let s = str_arg("string-downcase", &a[0])?;
+    it.reserve(s.len().saturating_mul(2))?;
+    let s = s.to_lowercase();
     new_string(it, s)
 }
 
 /// `(string-split s [sep])`: split on `sep`, or on runs of whitespace without it.
 fn string_split(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
     let s = str_arg("string-split", &a[0])?;
+    let count = match a.get(1) {
+        None => s.split_whitespace().count(),
+        Some(sep) => match str_arg("string-split", sep)? {
+            "" => s.chars().count(),
+            sep => s.matches(sep).count() + 1,
+        },
+    };
+    it.reserve(count.saturating_mul(STR_BYTES + crate::heap::PAIR_BYTES).saturating_add(s.len()))?;
     let parts: Vec<String> = match a.get(1) {
         None => s.split_whitespace().map(str::to_string).collect(),
         Some(sep) => {
