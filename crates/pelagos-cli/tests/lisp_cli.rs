@@ -25,7 +25,11 @@ fn run_lisp(dir: &Path, file: &str) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run pelagos");
-    assert!(start.elapsed() < Duration::from_secs(10), "{file} took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{file} took {:?}",
+        start.elapsed()
+    );
     out
 }
 
@@ -60,7 +64,8 @@ fn corpus_programs_give_expected_output() {
     let mut failures = Vec::new();
     for f in &files {
         let stem = f.trim_end_matches(".reml");
-        let want_out = std::fs::read_to_string(dir.join(format!("{stem}.out"))).expect("expected .out file");
+        let want_out =
+            std::fs::read_to_string(dir.join(format!("{stem}.out"))).expect("expected .out file");
         let want_err = std::fs::read_to_string(dir.join(format!("{stem}.err"))).ok();
         let out = run_lisp(&dir, f);
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -71,7 +76,10 @@ fn corpus_programs_give_expected_output() {
         match &want_err {
             Some(e) => {
                 if out.status.success() || stderr != *e {
-                    failures.push(format!("{f}: status {}, stderr {stderr:?}, want {e:?}", out.status));
+                    failures.push(format!(
+                        "{f}: status {}, stderr {stderr:?}, want {e:?}",
+                        out.status
+                    ));
                 }
             }
             None => {
@@ -90,7 +98,10 @@ fn million_parens_is_depth_exceeded() {
     std::fs::write(tmp.0.join("parens.reml"), "(".repeat(1_000_000)).expect("write");
     let out = run_lisp(&tmp.0, "parens.reml");
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "parens.reml:1:1001: depth exceeded\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "parens.reml:1:1001: depth exceeded\n"
+    );
 }
 
 #[test]
@@ -101,7 +112,10 @@ fn ten_million_digit_integer_is_a_positioned_error() {
     let out = run_lisp(&tmp.0, "big.reml");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("big.reml:2:3: integer literal out of range"), "{err}");
+    assert!(
+        err.starts_with("big.reml:2:3: integer literal out of range"),
+        "{err}"
+    );
     assert!(err.len() < 200);
 }
 
@@ -117,8 +131,15 @@ fn hundred_megabyte_string_literal_is_handled() {
     f.write_all(b"\"))").expect("write");
     drop(f);
     let out = run_lisp(&tmp.0, "s.reml");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), (100u64 << 20).to_string());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        (100u64 << 20).to_string()
+    );
 }
 
 #[test]
@@ -127,7 +148,10 @@ fn invalid_utf8_and_missing_file_are_errors() {
     std::fs::write(tmp.0.join("bad.reml"), b"(display \"ok\")\n(\xc3\x28)").expect("write");
     let out = run_lisp(&tmp.0, "bad.reml");
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "bad.reml:2:2: invalid utf-8 in source\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "bad.reml:2:2: invalid utf-8 in source\n"
+    );
     let out = run_lisp(&tmp.0, "missing.reml");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("missing.reml: cannot read"));
@@ -143,9 +167,19 @@ fn budget_flags_override_defaults() {
         .output()
         .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with("loop.reml:1:") && err.ends_with(": step budget exceeded\n"), "{err}");
+    assert!(
+        err.starts_with("loop.reml:1:") && err.ends_with(": step budget exceeded\n"),
+        "{err}"
+    );
     let out = Command::new(pelagos())
-        .args(["lisp", "--max-steps", "1000000000000", "--timeout", "0.2", "loop.reml"])
+        .args([
+            "lisp",
+            "--max-steps",
+            "1000000000000",
+            "--timeout",
+            "0.2",
+            "loop.reml",
+        ])
         .current_dir(&tmp.0)
         .output()
         .expect("run");
@@ -160,7 +194,12 @@ fn repl(args: &[&str], input: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn repl");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
     child.wait_with_output().expect("repl output")
 }
 
@@ -171,6 +210,9 @@ fn repl_prints_results_and_survives_errors() {
         let out = repl(args, input);
         assert!(out.status.success());
         assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n10\n(1 2)\nhi");
-        assert_eq!(String::from_utf8_lossy(&out.stderr), "<repl:4>:1:1: car: expected a pair, got ()\n");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "<repl:4>:1:1: car: expected a pair, got ()\n"
+        );
     }
 }

@@ -19,7 +19,10 @@ fn form_args(name: &str, p: &Pair) -> Result<Vec<Value>> {
 fn expect_sym(what: &str, v: &Value) -> Result<Symbol> {
     match v {
         Value::Sym(s) => Ok(*s),
-        other => Err(Error::syntax(format!("{what}: expected a symbol, got {}", crate::machine::clip(other)))),
+        other => Err(Error::syntax(format!(
+            "{what}: expected a symbol, got {}",
+            crate::machine::clip(other)
+        ))),
     }
 }
 
@@ -30,7 +33,13 @@ fn operands(s: Symbol, p: &Pair) -> Result<Vec<Value>> {
 }
 
 /// Start evaluating the special form `(s . args)`.
-pub(crate) fn eval_special(m: &mut Machine, it: &mut Interp, s: Symbol, p: &Rc<Pair>, env: Env) -> Result<Ctl> {
+pub(crate) fn eval_special(
+    m: &mut Machine,
+    it: &mut Interp,
+    s: Symbol,
+    p: &Rc<Pair>,
+    env: Env,
+) -> Result<Ctl> {
     let pos = m.pos;
     match s {
         sy::QUOTE => match operands(s, p)?.as_slice() {
@@ -43,21 +52,39 @@ pub(crate) fn eval_special(m: &mut Machine, it: &mut Interp, s: Symbol, p: &Rc<P
         },
         sy::IF => {
             let bad = || Error::syntax("if: expected (if test then [else])");
-            let Value::Pair(a) = &p.cdr else { return Err(bad()) };
-            let Value::Pair(b) = &a.cdr else { return Err(bad()) };
+            let Value::Pair(a) = &p.cdr else {
+                return Err(bad());
+            };
+            let Value::Pair(b) = &a.cdr else {
+                return Err(bad());
+            };
             let alt = match &b.cdr {
                 Value::Nil => None,
                 Value::Pair(c) if matches!(c.cdr, Value::Nil) => Some(c.car.clone()),
                 _ => return Err(bad()),
             };
-            m.push(it, K::If { conseq: b.car.clone(), alt, env: env.clone() })?;
+            m.push(
+                it,
+                K::If {
+                    conseq: b.car.clone(),
+                    alt,
+                    env: env.clone(),
+                },
+            )?;
             Ok(Ctl::Eval(a.car.clone(), env))
         }
         sy::DEFINE => define_form(m, it, p, env),
         sy::SET => match operands(s, p)?.as_slice() {
             [target, x] => {
                 let sym = expect_sym("set!", target)?;
-                m.push(it, K::Set { sym, env: env.clone(), pos })?;
+                m.push(
+                    it,
+                    K::Set {
+                        sym,
+                        env: env.clone(),
+                        pos,
+                    },
+                )?;
                 Ok(Ctl::Eval(x.clone(), env))
             }
             _ => Err(Error::syntax("set!: expected (set! name expr)")),
@@ -66,57 +93,90 @@ pub(crate) fn eval_special(m: &mut Machine, it: &mut Interp, s: Symbol, p: &Rc<P
             let Value::Pair(rest) = &p.cdr else {
                 return Err(Error::syntax("lambda: expected (lambda params body...)"));
             };
-            Ok(Ctl::Ret(make_closure(&rest.car, rest.cdr.clone(), env, false)?))
+            Ok(Ctl::Ret(make_closure(
+                &rest.car,
+                rest.cdr.clone(),
+                env,
+                false,
+            )?))
         }
         sy::BEGIN => m.eval_body(it, p.cdr.clone(), env),
         sy::AND => continue_and(m, it, p.cdr.clone(), env),
         sy::OR => continue_or(m, it, p.cdr.clone(), env),
-        sy::WHEN | sy::UNLESS => {
-            let Value::Pair(rest) = &p.cdr else {
-                let name = s.name();
-                return Err(Error::syntax(format!("{name}: expected ({name} test body...)")));
-            };
-            m.push(it, K::When { body: rest.cdr.clone(), env: env.clone(), unless: s == sy::UNLESS })?;
-            Ok(Ctl::Eval(rest.car.clone(), env))
-        }
+        sy::WHEN | sy::UNLESS | sy::CASE => test_form(m, it, s, p, env),
         sy::COND => start_cond(m, it, p.cdr.clone(), env, None, pos),
-        sy::CASE => {
-            let Value::Pair(rest) = &p.cdr else {
-                return Err(Error::syntax("case: expected (case key clause...)"));
-            };
-            m.push(it, K::Case { clauses: rest.cdr.clone(), env: env.clone() })?;
-            Ok(Ctl::Eval(rest.car.clone(), env))
-        }
         sy::LET => let_form(m, it, p, env),
-        sy::LET_STAR | sy::LETREC | sy::LETREC_STAR => {
-            let name = s.name();
-            let Value::Pair(rest) = &p.cdr else {
-                return Err(Error::syntax(format!("{name}: expected ({name} (bindings...) body...)")));
-            };
-            let names = binding_names(&name, &rest.car)?;
-            let pre = if s == sy::LET_STAR {
-                Vec::new()
-            } else {
-                names.iter().map(|n| (*n, Value::Void)).collect()
-            };
-            let frame = EnvFrame::new(pre, env);
-            continue_bind(m, it, frame, rest.car.clone(), rest.cdr.clone())
-        }
+        sy::LET_STAR | sy::LETREC | sy::LETREC_STAR => sequential_let(m, it, s, p, env),
         sy::DO => Ok(Ctl::Eval(desugar_do(p)?, env)),
         sy::DEFINE_MACRO | sy::DEFMACRO => macro_form(it, s, p, &env),
-        sy::GUARD => {
-            let Value::Pair(rest) = &p.cdr else {
-                return Err(Error::syntax("guard: expected (guard (var clause...) body...)"));
-            };
-            let Value::Pair(spec) = &rest.car else {
-                return Err(Error::syntax("guard: expected (var clause...) after guard"));
-            };
-            let var = expect_sym("guard", &spec.car)?;
-            m.push(it, K::Guard { var, clauses: spec.cdr.clone(), env: env.clone(), pos })?;
-            m.eval_body(it, rest.cdr.clone(), env)
-        }
+        sy::GUARD => guard_form(m, it, p, env, pos),
         _ => Err(Error::syntax(format!("{}: not usable here", s.name()))),
     }
+}
+
+/// `when`, `unless` and `case`: evaluate the first operand, then decide.
+fn test_form(m: &mut Machine, it: &Interp, s: Symbol, p: &Pair, env: Env) -> Result<Ctl> {
+    let Value::Pair(rest) = &p.cdr else {
+        let name = s.name();
+        return Err(Error::syntax(format!("{name}: expected ({name} expr ...)")));
+    };
+    let k = if s == sy::CASE {
+        K::Case {
+            clauses: rest.cdr.clone(),
+            env: env.clone(),
+        }
+    } else {
+        K::When {
+            body: rest.cdr.clone(),
+            env: env.clone(),
+            unless: s == sy::UNLESS,
+        }
+    };
+    m.push(it, k)?;
+    Ok(Ctl::Eval(rest.car.clone(), env))
+}
+
+/// `let*`, `letrec` and `letrec*`: one new frame, inits evaluated in it in order
+/// (`letrec` pre-binds every name so the inits can refer to each other).
+fn sequential_let(m: &mut Machine, it: &Interp, s: Symbol, p: &Pair, env: Env) -> Result<Ctl> {
+    let name = s.name();
+    let Value::Pair(rest) = &p.cdr else {
+        return Err(Error::syntax(format!(
+            "{name}: expected ({name} (bindings...) body...)"
+        )));
+    };
+    let names = binding_names(&name, &rest.car)?;
+    let pre = if s == sy::LET_STAR {
+        Vec::new()
+    } else {
+        names.iter().map(|n| (*n, Value::Void)).collect()
+    };
+    let frame = EnvFrame::new(pre, env);
+    continue_bind(m, it, frame, rest.car.clone(), rest.cdr.clone())
+}
+
+/// `(guard (var clause...) body...)`: the body runs above a `Guard` frame that errors
+/// unwind to.
+fn guard_form(m: &mut Machine, it: &Interp, p: &Pair, env: Env, pos: Pos) -> Result<Ctl> {
+    let Value::Pair(rest) = &p.cdr else {
+        return Err(Error::syntax(
+            "guard: expected (guard (var clause...) body...)",
+        ));
+    };
+    let Value::Pair(spec) = &rest.car else {
+        return Err(Error::syntax("guard: expected (var clause...) after guard"));
+    };
+    let var = expect_sym("guard", &spec.car)?;
+    m.push(
+        it,
+        K::Guard {
+            var,
+            clauses: spec.cdr.clone(),
+            env: env.clone(),
+            pos,
+        },
+    )?;
+    m.eval_body(it, rest.cdr.clone(), env)
 }
 
 /// Parse a parameter list: `(a b)`, `(a . rest)` or `args`.
@@ -130,12 +190,20 @@ fn parse_params(v: &Value) -> Result<(Vec<Symbol>, Option<Symbol>)> {
             Value::Pair(p) => {
                 let s = expect_sym("lambda parameter", &p.car)?;
                 if params.contains(&s) {
-                    return Err(Error::syntax(format!("lambda: duplicate parameter {}", s.name())));
+                    return Err(Error::syntax(format!(
+                        "lambda: duplicate parameter {}",
+                        s.name()
+                    )));
                 }
                 params.push(s);
                 cur = &p.cdr;
             }
-            other => return Err(Error::syntax(format!("lambda: bad parameter list {}", crate::machine::clip(other)))),
+            other => {
+                return Err(Error::syntax(format!(
+                    "lambda: bad parameter list {}",
+                    crate::machine::clip(other)
+                )))
+            }
         }
     }
 }
@@ -146,12 +214,18 @@ fn make_closure(params: &Value, body: Value, env: Env, is_macro: bool) -> Result
         return Err(Error::syntax("lambda: body must be a proper list"));
     }
     let c = Closure::new(params, rest, body, env);
-    Ok(if is_macro { Value::Macro(c) } else { Value::Closure(c) })
+    Ok(if is_macro {
+        Value::Macro(c)
+    } else {
+        Value::Closure(c)
+    })
 }
 
 fn define_form(m: &mut Machine, it: &mut Interp, p: &Pair, env: Env) -> Result<Ctl> {
     let Value::Pair(rest) = &p.cdr else {
-        return Err(Error::syntax("define: expected (define name expr) or (define (name params...) body...)"));
+        return Err(Error::syntax(
+            "define: expected (define name expr) or (define (name params...) body...)",
+        ));
     };
     match &rest.car {
         Value::Sym(s) => match rest.cdr.list_to_vec().as_deref() {
@@ -160,7 +234,13 @@ fn define_form(m: &mut Machine, it: &mut Interp, p: &Pair, env: Env) -> Result<C
                 Ok(Ctl::Ret(Value::Void))
             }
             Some([x]) => {
-                m.push(it, K::Define { sym: *s, env: env.clone() })?;
+                m.push(
+                    it,
+                    K::Define {
+                        sym: *s,
+                        env: env.clone(),
+                    },
+                )?;
                 Ok(Ctl::Eval(x.clone(), env))
             }
             _ => Err(Error::syntax("define: expected (define name expr)")),
@@ -172,7 +252,10 @@ fn define_form(m: &mut Machine, it: &mut Interp, p: &Pair, env: Env) -> Result<C
             define(it, name, f, &env);
             Ok(Ctl::Ret(Value::Void))
         }
-        other => Err(Error::syntax(format!("define: cannot define {}", crate::machine::clip(other)))),
+        other => Err(Error::syntax(format!(
+            "define: cannot define {}",
+            crate::machine::clip(other)
+        ))),
     }
 }
 
@@ -181,15 +264,27 @@ fn macro_form(it: &mut Interp, s: Symbol, p: &Pair, env: &Env) -> Result<Ctl> {
     let (name, params, body) = if s == sy::DEFMACRO {
         // (defmacro name params body...)
         let [name, params, ..] = args.as_slice() else {
-            return Err(Error::syntax("defmacro: expected (defmacro name params body...)"));
+            return Err(Error::syntax(
+                "defmacro: expected (defmacro name params body...)",
+            ));
         };
-        (expect_sym("defmacro", name)?, params.clone(), list_from(args[2..].to_vec()))
+        (
+            expect_sym("defmacro", name)?,
+            params.clone(),
+            list_from(args[2..].to_vec()),
+        )
     } else {
         // (define-macro (name . params) body...)
         let Some(Value::Pair(sig)) = args.first() else {
-            return Err(Error::syntax("define-macro: expected (define-macro (name params...) body...)"));
+            return Err(Error::syntax(
+                "define-macro: expected (define-macro (name params...) body...)",
+            ));
         };
-        (expect_sym("define-macro", &sig.car)?, sig.cdr.clone(), list_from(args[1..].to_vec()))
+        (
+            expect_sym("define-macro", &sig.car)?,
+            sig.cdr.clone(),
+            list_from(args[1..].to_vec()),
+        )
     };
     let mac = make_closure(&params, body, env.clone(), true)?;
     name_closure(&mac, name);
@@ -234,7 +329,13 @@ pub(crate) fn continue_and(m: &mut Machine, it: &Interp, rest: Value, env: Env) 
         Value::Nil => Ok(Ctl::Ret(Value::Bool(true))),
         Value::Pair(p) if matches!(p.cdr, Value::Nil) => Ok(Ctl::Eval(p.car.clone(), env)),
         Value::Pair(p) => {
-            m.push(it, K::And { rest: p.cdr.clone(), env: env.clone() })?;
+            m.push(
+                it,
+                K::And {
+                    rest: p.cdr.clone(),
+                    env: env.clone(),
+                },
+            )?;
             Ok(Ctl::Eval(p.car.clone(), env))
         }
         _ => Err(Error::syntax("and: improper form")),
@@ -246,7 +347,13 @@ pub(crate) fn continue_or(m: &mut Machine, it: &Interp, rest: Value, env: Env) -
         Value::Nil => Ok(Ctl::Ret(Value::Bool(false))),
         Value::Pair(p) if matches!(p.cdr, Value::Nil) => Ok(Ctl::Eval(p.car.clone(), env)),
         Value::Pair(p) => {
-            m.push(it, K::Or { rest: p.cdr.clone(), env: env.clone() })?;
+            m.push(
+                it,
+                K::Or {
+                    rest: p.cdr.clone(),
+                    env: env.clone(),
+                },
+            )?;
             Ok(Ctl::Eval(p.car.clone(), env))
         }
         _ => Err(Error::syntax("or: improper form")),
@@ -255,7 +362,14 @@ pub(crate) fn continue_or(m: &mut Machine, it: &Interp, rest: Value, env: Env) -
 
 /// Evaluate `cond` clauses; with `reraise`, this is a `guard` handler that re-raises the
 /// condition when no clause applies.
-pub(crate) fn start_cond(m: &mut Machine, it: &Interp, clauses: Value, env: Env, reraise: Option<Value>, pos: Pos) -> Result<Ctl> {
+pub(crate) fn start_cond(
+    m: &mut Machine,
+    it: &Interp,
+    clauses: Value,
+    env: Env,
+    reraise: Option<Value>,
+    pos: Pos,
+) -> Result<Ctl> {
     let p = match clauses {
         Value::Nil => {
             return match reraise {
@@ -272,12 +386,30 @@ pub(crate) fn start_cond(m: &mut Machine, it: &Interp, clauses: Value, env: Env,
     if matches!(clause.car, Value::Sym(sy::ELSE)) {
         return m.eval_body(it, clause.cdr.clone(), env);
     }
-    m.push(it, K::Cond { body: clause.cdr.clone(), rest: p.cdr.clone(), env: env.clone(), reraise, pos })?;
+    m.push(
+        it,
+        K::Cond {
+            body: clause.cdr.clone(),
+            rest: p.cdr.clone(),
+            env: env.clone(),
+            reraise,
+            pos,
+        },
+    )?;
     Ok(Ctl::Eval(clause.car.clone(), env))
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn resume_cond(m: &mut Machine, it: &Interp, v: Value, body: Value, rest: Value, env: Env, reraise: Option<Value>, pos: Pos) -> Result<Ctl> {
+pub(crate) fn resume_cond(
+    m: &mut Machine,
+    it: &Interp,
+    v: Value,
+    body: Value,
+    rest: Value,
+    env: Env,
+    reraise: Option<Value>,
+    pos: Pos,
+) -> Result<Ctl> {
     if !v.is_true() {
         return start_cond(m, it, rest, env, reraise, pos);
     }
@@ -294,16 +426,29 @@ pub(crate) fn resume_cond(m: &mut Machine, it: &Interp, v: Value, body: Value, r
     }
 }
 
-pub(crate) fn resume_case(m: &mut Machine, it: &mut Interp, key: Value, clauses: Value, env: Env) -> Result<Ctl> {
-    let clauses = clauses.list_to_vec().ok_or_else(|| Error::syntax("case: improper clause list"))?;
+pub(crate) fn resume_case(
+    m: &mut Machine,
+    it: &mut Interp,
+    key: Value,
+    clauses: Value,
+    env: Env,
+) -> Result<Ctl> {
+    let clauses = clauses
+        .list_to_vec()
+        .ok_or_else(|| Error::syntax("case: improper clause list"))?;
     for c in clauses {
         let Value::Pair(c) = c else {
-            return Err(Error::syntax("case: each clause must be ((datum...) body...)"));
+            return Err(Error::syntax(
+                "case: each clause must be ((datum...) body...)",
+            ));
         };
         if matches!(c.car, Value::Sym(sy::ELSE)) {
             return m.eval_body(it, c.cdr.clone(), env);
         }
-        let data = c.car.list_to_vec().ok_or_else(|| Error::syntax("case: clause data must be a list"))?;
+        let data = c
+            .car
+            .list_to_vec()
+            .ok_or_else(|| Error::syntax("case: clause data must be a list"))?;
         for d in &data {
             if crate::builtins::equal(it, d, &key)? {
                 return m.eval_body(it, c.cdr.clone(), env);
@@ -314,7 +459,9 @@ pub(crate) fn resume_case(m: &mut Machine, it: &mut Interp, key: Value, clauses:
 }
 
 fn binding_names(form: &str, bindings: &Value) -> Result<Vec<Symbol>> {
-    let list = bindings.list_to_vec().ok_or_else(|| Error::syntax(format!("{form}: bindings must be a list")))?;
+    let list = bindings
+        .list_to_vec()
+        .ok_or_else(|| Error::syntax(format!("{form}: bindings must be a list")))?;
     list.iter()
         .map(|b| match b {
             Value::Pair(p) => expect_sym(form, &p.car),
@@ -335,7 +482,10 @@ fn binding_init(b: &Value) -> Result<(Symbol, Option<Value>)> {
                 _ => Err(Error::syntax("let: binding must be (name expr)")),
             }
         }
-        other => Err(Error::syntax(format!("let: bad binding {}", crate::machine::clip(other)))),
+        other => Err(Error::syntax(format!(
+            "let: bad binding {}",
+            crate::machine::clip(other)
+        ))),
     }
 }
 
@@ -346,15 +496,28 @@ fn let_form(m: &mut Machine, it: &mut Interp, p: &Pair, env: Env) -> Result<Ctl>
     if let Value::Sym(name) = rest.car {
         return named_let(name, &rest.cdr, env);
     }
-    continue_let(m, it, Vec::new(), Vec::new(), rest.car.clone(), rest.cdr.clone(), env)
+    continue_let(
+        m,
+        it,
+        Vec::new(),
+        Vec::new(),
+        rest.car.clone(),
+        rest.cdr.clone(),
+        env,
+    )
 }
 
 /// `(let name ((v init)...) body...)` is `((letrec ((name (lambda (v...) body...))) name) init...)`.
 fn named_let(name: Symbol, rest: &Value, env: Env) -> Result<Ctl> {
     let Value::Pair(r) = rest else {
-        return Err(Error::syntax("let: expected (let name (bindings...) body...)"));
+        return Err(Error::syntax(
+            "let: expected (let name (bindings...) body...)",
+        ));
     };
-    let bindings = r.car.list_to_vec().ok_or_else(|| Error::syntax("let: bindings must be a list"))?;
+    let bindings = r
+        .car
+        .list_to_vec()
+        .ok_or_else(|| Error::syntax("let: bindings must be a list"))?;
     let mut vars = Vec::new();
     let mut inits = Vec::new();
     for b in &bindings {
@@ -362,16 +525,30 @@ fn named_let(name: Symbol, rest: &Value, env: Env) -> Result<Ctl> {
         vars.push(Value::Sym(s));
         inits.push(init.unwrap_or(Value::Void));
     }
-    let lambda = Value::cons(Value::Sym(sy::LAMBDA), Value::cons(list_from(vars), r.cdr.clone()));
+    let lambda = Value::cons(
+        Value::Sym(sy::LAMBDA),
+        Value::cons(list_from(vars), r.cdr.clone()),
+    );
     let letrec = list_from(vec![
         Value::Sym(sy::LETREC),
         list_from(vec![list_from(vec![Value::Sym(name), lambda])]),
         Value::Sym(name),
     ]);
-    Ok(Ctl::Eval(Value::cons_at(letrec, list_from(inits), r.pos), env))
+    Ok(Ctl::Eval(
+        Value::cons_at(letrec, list_from(inits), r.pos),
+        env,
+    ))
 }
 
-pub(crate) fn continue_let(m: &mut Machine, it: &mut Interp, mut names: Vec<Symbol>, mut vals: Vec<Value>, rest: Value, body: Value, env: Env) -> Result<Ctl> {
+pub(crate) fn continue_let(
+    m: &mut Machine,
+    it: &mut Interp,
+    mut names: Vec<Symbol>,
+    mut vals: Vec<Value>,
+    rest: Value,
+    body: Value,
+    env: Env,
+) -> Result<Ctl> {
     let mut rest = rest;
     loop {
         match rest {
@@ -385,7 +562,16 @@ pub(crate) fn continue_let(m: &mut Machine, it: &mut Interp, mut names: Vec<Symb
                 match init {
                     None => vals.push(Value::Void),
                     Some(x) => {
-                        m.push(it, K::Let { names, vals, rest: p.cdr.clone(), body, env: env.clone() })?;
+                        m.push(
+                            it,
+                            K::Let {
+                                names,
+                                vals,
+                                rest: p.cdr.clone(),
+                                body,
+                                env: env.clone(),
+                            },
+                        )?;
                         return Ok(Ctl::Eval(x, env));
                     }
                 }
@@ -397,7 +583,13 @@ pub(crate) fn continue_let(m: &mut Machine, it: &mut Interp, mut names: Vec<Symb
 }
 
 /// Continue `let*`/`letrec` bindings: each init is evaluated in `frame` and bound there.
-pub(crate) fn continue_bind(m: &mut Machine, it: &Interp, frame: Rc<EnvFrame>, rest: Value, body: Value) -> Result<Ctl> {
+pub(crate) fn continue_bind(
+    m: &mut Machine,
+    it: &Interp,
+    frame: Rc<EnvFrame>,
+    rest: Value,
+    body: Value,
+) -> Result<Ctl> {
     let mut rest = rest;
     loop {
         match rest {
@@ -408,7 +600,15 @@ pub(crate) fn continue_bind(m: &mut Machine, it: &Interp, frame: Rc<EnvFrame>, r
                     None => frame.define(s, Value::Void),
                     Some(x) => {
                         let env = Some(frame.clone());
-                        m.push(it, K::Bind { frame, sym: s, rest: p.cdr.clone(), body })?;
+                        m.push(
+                            it,
+                            K::Bind {
+                                frame,
+                                sym: s,
+                                rest: p.cdr.clone(),
+                                body,
+                            },
+                        )?;
                         return Ok(Ctl::Eval(x, env));
                     }
                 }
@@ -423,13 +623,19 @@ pub(crate) fn continue_bind(m: &mut Machine, it: &Interp, frame: Rc<EnvFrame>, r
 fn desugar_do(p: &Pair) -> Result<Value> {
     let args = form_args("do", p)?;
     let [specs, exit, body @ ..] = args.as_slice() else {
-        return Err(Error::syntax("do: expected (do ((var init step)...) (test result...) body...)"));
+        return Err(Error::syntax(
+            "do: expected (do ((var init step)...) (test result...) body...)",
+        ));
     };
-    let specs = specs.list_to_vec().ok_or_else(|| Error::syntax("do: variable specs must be a list"))?;
+    let specs = specs
+        .list_to_vec()
+        .ok_or_else(|| Error::syntax("do: variable specs must be a list"))?;
     let mut bindings = Vec::new();
     let mut steps = Vec::new();
     for s in &specs {
-        let parts = s.list_to_vec().ok_or_else(|| Error::syntax("do: each spec must be (var init [step])"))?;
+        let parts = s
+            .list_to_vec()
+            .ok_or_else(|| Error::syntax("do: each spec must be (var init [step])"))?;
         match parts.as_slice() {
             [v, init] => {
                 expect_sym("do", v)?;

@@ -52,7 +52,11 @@ pub fn live_bytes() -> usize {
 fn is_container(v: &Value) -> bool {
     matches!(
         v,
-        Value::Pair(_) | Value::Closure(_) | Value::Macro(_) | Value::Table(_) | Value::Condition(_)
+        Value::Pair(_)
+            | Value::Closure(_)
+            | Value::Macro(_)
+            | Value::Table(_)
+            | Value::Condition(_)
     )
 }
 

@@ -37,15 +37,27 @@ fn list_arg(it: &mut Interp, name: &str, v: &Value) -> Result<Vec<Value>> {
 }
 
 /// Start a primitive.
-pub(crate) fn apply_prim(m: &mut Machine, it: &mut Interp, p: Prim, mut args: Vec<Value>, pos: Pos) -> Result<Ctl> {
+pub(crate) fn apply_prim(
+    m: &mut Machine,
+    it: &mut Interp,
+    p: Prim,
+    mut args: Vec<Value>,
+    pos: Pos,
+) -> Result<Ctl> {
     let name = p.name();
     let min = match p {
         Prim::Apply | Prim::Eval => 1,
         Prim::Map | Prim::ForEach | Prim::Filter => 2,
         Prim::FoldLeft | Prim::FoldRight => 3,
     };
-    if args.len() < min || (matches!(p, Prim::Filter) && args.len() != 2) || (matches!(p, Prim::Eval) && args.len() > 2) {
-        return Err(Error::eval(format!("{name}: wrong number of arguments ({})", args.len())));
+    if args.len() < min
+        || (matches!(p, Prim::Filter) && args.len() != 2)
+        || (matches!(p, Prim::Eval) && args.len() > 2)
+    {
+        return Err(Error::eval(format!(
+            "{name}: wrong number of arguments ({})",
+            args.len()
+        )));
     }
     match p {
         Prim::Eval => {
@@ -65,7 +77,10 @@ pub(crate) fn apply_prim(m: &mut Machine, it: &mut Interp, p: Prim, mut args: Ve
             let mut it_args = args.into_iter();
             let f = it_args.next().unwrap_or_default();
             if !f.is_procedure() {
-                return Err(Error::eval(format!("{name}: expected a procedure, got {}", clip(&f))));
+                return Err(Error::eval(format!(
+                    "{name}: expected a procedure, got {}",
+                    clip(&f)
+                )));
             }
             let fold = if matches!(p, Prim::FoldLeft | Prim::FoldRight) {
                 it_args.next().unwrap_or_default()
@@ -77,10 +92,23 @@ pub(crate) fn apply_prim(m: &mut Machine, it: &mut Interp, p: Prim, mut args: Ve
                 cols.push(list_arg(it, name, &l)?);
             }
             let n = cols.iter().map(Vec::len).min().unwrap_or(0);
-            let charged = cols.iter().map(|c| c.len() * heap::VALUE_BYTES * 2).sum::<usize>();
+            let charged = cols
+                .iter()
+                .map(|c| c.len() * heap::VALUE_BYTES * 2)
+                .sum::<usize>();
             it.reserve(charged)?;
             heap::alloc(charged);
-            let h = Hof { kind: p, f, cols, i: 0, n, acc: Vec::new(), fold, pos, charged };
+            let h = Hof {
+                kind: p,
+                f,
+                cols,
+                i: 0,
+                n,
+                acc: Vec::new(),
+                fold,
+                pos,
+                charged,
+            };
             next(m, it, Box::new(h))
         }
     }
@@ -98,7 +126,11 @@ fn next(m: &mut Machine, it: &mut Interp, mut h: Box<Hof>) -> Result<Ctl> {
         };
         return Ok(Ctl::Ret(out));
     }
-    let idx = if h.kind == Prim::FoldRight { h.n - 1 - h.i } else { h.i };
+    let idx = if h.kind == Prim::FoldRight {
+        h.n - 1 - h.i
+    } else {
+        h.i
+    };
     let mut args: Vec<Value> = Vec::with_capacity(h.cols.len() + 1);
     if h.kind == Prim::FoldLeft {
         args.push(h.fold.clone());
@@ -117,11 +149,9 @@ fn next(m: &mut Machine, it: &mut Interp, mut h: Box<Hof>) -> Result<Ctl> {
 pub(crate) fn resume(m: &mut Machine, it: &mut Interp, mut h: Box<Hof>, v: Value) -> Result<Ctl> {
     match h.kind {
         Prim::Map => h.acc.push(v),
-        Prim::Filter => {
-            if v.is_true() {
-                let item = h.cols[0][h.i - 1].clone();
-                h.acc.push(item);
-            }
+        Prim::Filter if v.is_true() => {
+            let item = h.cols[0][h.i - 1].clone();
+            h.acc.push(item);
         }
         Prim::FoldLeft | Prim::FoldRight => h.fold = v,
         _ => {}

@@ -156,8 +156,12 @@ impl Interp {
 
     /// Flush both output streams.
     pub fn flush(&mut self) -> Result<()> {
-        self.out.flush().map_err(|e| Error::new(ErrorKind::Io(format!("flushing output: {e}"))))?;
-        self.err.flush().map_err(|e| Error::new(ErrorKind::Io(format!("flushing error output: {e}"))))
+        self.out
+            .flush()
+            .map_err(|e| Error::new(ErrorKind::Io(format!("flushing output: {e}"))))?;
+        self.err
+            .flush()
+            .map_err(|e| Error::new(ErrorKind::Io(format!("flushing error output: {e}"))))
     }
 
     /// Bind a global variable.
@@ -186,8 +190,14 @@ impl Interp {
 
     /// Register a native taking positional arguments followed by `:key value` pairs; keys
     /// outside `keys` and keys without a value are errors naming the procedure.
-    pub fn define_native_kw<F>(&mut self, name: &str, min: usize, max: Option<usize>, keys: &[&str], f: F)
-    where
+    pub fn define_native_kw<F>(
+        &mut self,
+        name: &str,
+        min: usize,
+        max: Option<usize>,
+        keys: &[&str],
+        f: F,
+    ) where
         F: Fn(&mut Interp, Vec<Value>, Kwargs) -> Result<Value> + 'static,
     {
         let allowed: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
@@ -213,7 +223,12 @@ impl Interp {
     /// Evaluate every form of `src`; the value of each top-level form.
     pub fn eval_str_all(&mut self, src: &str, name: &str) -> Result<Vec<Value>> {
         let file = intern_file(name);
-        let forms = reader::read_str(src, file, self.limits.max_nesting, self.limits.max_heap_bytes)?;
+        let forms = reader::read_str(
+            src,
+            file,
+            self.limits.max_nesting,
+            self.limits.max_heap_bytes,
+        )?;
         self.eval_forms(forms)
     }
 
@@ -223,7 +238,12 @@ impl Interp {
         let bytes = std::fs::read(path)
             .map_err(|e| Error::new(ErrorKind::Io(format!("{name}: cannot read: {e}"))))?;
         let file = intern_file(&name);
-        let forms = reader::read_bytes(&bytes, file, self.limits.max_nesting, self.limits.max_heap_bytes)?;
+        let forms = reader::read_bytes(
+            &bytes,
+            file,
+            self.limits.max_nesting,
+            self.limits.max_heap_bytes,
+        )?;
         drop(bytes);
         Ok(self.eval_forms(forms)?.pop().unwrap_or(Value::Void))
     }
@@ -324,7 +344,11 @@ pub(crate) fn arity_text(min: usize, max: Option<usize>) -> String {
 }
 
 /// Split `args` into positional arguments and `:key value` pairs.
-fn split_keywords(name: &str, args: Vec<Value>, allowed: &[String]) -> Result<(Vec<Value>, Kwargs)> {
+fn split_keywords(
+    name: &str,
+    args: Vec<Value>,
+    allowed: &[String],
+) -> Result<(Vec<Value>, Kwargs)> {
     let mut pos = Vec::new();
     let mut kw = Kwargs::default();
     let mut it = args.into_iter();
@@ -339,10 +363,14 @@ fn split_keywords(name: &str, args: Vec<Value>, allowed: &[String]) -> Result<(V
             continue;
         };
         let key = k.name().to_string();
-        if !allowed.iter().any(|x| *x == key) {
+        if !allowed.contains(&key) {
             return Err(Error::eval(format!(
                 "{name}: unknown keyword :{key} (expected one of {})",
-                allowed.iter().map(|k| format!(":{k}")).collect::<Vec<_>>().join(" ")
+                allowed
+                    .iter()
+                    .map(|k| format!(":{k}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             )));
         }
         let Some(v) = it.next() else {

@@ -31,22 +31,86 @@ pub(crate) enum Ctl {
 
 /// A pending piece of work: what to do with the value being computed.
 pub(crate) enum K {
-    If { conseq: Value, alt: Option<Value>, env: Env },
-    Seq { rest: Value, env: Env },
-    Op { args: Value, env: Env, pos: Pos },
-    Args { f: Value, vals: Vec<Value>, rest: Value, env: Env, pos: Pos },
-    Define { sym: Symbol, env: Env },
-    Set { sym: Symbol, env: Env, pos: Pos },
-    And { rest: Value, env: Env },
-    Or { rest: Value, env: Env },
-    Cond { body: Value, rest: Value, env: Env, reraise: Option<Value>, pos: Pos },
-    CondArrow { val: Value, pos: Pos },
-    Case { clauses: Value, env: Env },
-    When { body: Value, env: Env, unless: bool },
-    Let { names: Vec<Symbol>, vals: Vec<Value>, rest: Value, body: Value, env: Env },
-    Bind { frame: Rc<EnvFrame>, sym: Symbol, rest: Value, body: Value },
-    Guard { var: Symbol, clauses: Value, env: Env, pos: Pos },
-    Expand { env: Env },
+    If {
+        conseq: Value,
+        alt: Option<Value>,
+        env: Env,
+    },
+    Seq {
+        rest: Value,
+        env: Env,
+    },
+    Op {
+        args: Value,
+        env: Env,
+        pos: Pos,
+    },
+    Args {
+        f: Value,
+        vals: Vec<Value>,
+        rest: Value,
+        env: Env,
+        pos: Pos,
+    },
+    Define {
+        sym: Symbol,
+        env: Env,
+    },
+    Set {
+        sym: Symbol,
+        env: Env,
+        pos: Pos,
+    },
+    And {
+        rest: Value,
+        env: Env,
+    },
+    Or {
+        rest: Value,
+        env: Env,
+    },
+    Cond {
+        body: Value,
+        rest: Value,
+        env: Env,
+        reraise: Option<Value>,
+        pos: Pos,
+    },
+    CondArrow {
+        val: Value,
+        pos: Pos,
+    },
+    Case {
+        clauses: Value,
+        env: Env,
+    },
+    When {
+        body: Value,
+        env: Env,
+        unless: bool,
+    },
+    Let {
+        names: Vec<Symbol>,
+        vals: Vec<Value>,
+        rest: Value,
+        body: Value,
+        env: Env,
+    },
+    Bind {
+        frame: Rc<EnvFrame>,
+        sym: Symbol,
+        rest: Value,
+        body: Value,
+    },
+    Guard {
+        var: Symbol,
+        clauses: Value,
+        env: Env,
+        pos: Pos,
+    },
+    Expand {
+        env: Env,
+    },
     Hof(Box<Hof>),
 }
 
@@ -136,7 +200,13 @@ impl Machine {
             return Err(e);
         }
         while let Some(k) = self.stack.pop() {
-            if let K::Guard { var, clauses, env, pos } = k {
+            if let K::Guard {
+                var,
+                clauses,
+                env,
+                pos,
+            } = k
+            {
                 let cond = forms::condition_of(&e);
                 let frame = EnvFrame::new(vec![(var, cond.clone())], env);
                 self.pos = pos;
@@ -176,14 +246,24 @@ impl Machine {
             Value::Sym(s) if s.is_special_form() => forms::eval_special(self, it, *s, &p, env),
             Value::Sym(s) => match Self::lookup(it, *s, &env)? {
                 Value::Macro(m) => {
-                    let args = p.cdr.list_to_vec().ok_or_else(|| Error::syntax("macro call: improper argument list"))?;
+                    let args = p
+                        .cdr
+                        .list_to_vec()
+                        .ok_or_else(|| Error::syntax("macro call: improper argument list"))?;
                     self.push(it, K::Expand { env })?;
                     Ok(Ctl::Apply(Value::Closure(m), args, pos))
                 }
                 f => self.eval_args(it, f, Vec::new(), p.cdr.clone(), env, pos),
             },
             Value::Pair(_) => {
-                self.push(it, K::Op { args: p.cdr.clone(), env: env.clone(), pos })?;
+                self.push(
+                    it,
+                    K::Op {
+                        args: p.cdr.clone(),
+                        env: env.clone(),
+                        pos,
+                    },
+                )?;
                 Ok(Ctl::Eval(p.car.clone(), env))
             }
             other => self.eval_args(it, other.clone(), Vec::new(), p.cdr.clone(), env, pos),
@@ -191,7 +271,15 @@ impl Machine {
     }
 
     /// Evaluate the remaining arguments `rest` of a call, then apply `f`.
-    fn eval_args(&mut self, it: &mut Interp, f: Value, mut vals: Vec<Value>, mut rest: Value, env: Env, pos: Pos) -> Result<Ctl> {
+    fn eval_args(
+        &mut self,
+        it: &mut Interp,
+        f: Value,
+        mut vals: Vec<Value>,
+        mut rest: Value,
+        env: Env,
+        pos: Pos,
+    ) -> Result<Ctl> {
         loop {
             let p = match rest {
                 Value::Nil => return Ok(Ctl::Apply(f, vals, pos)),
@@ -202,7 +290,16 @@ impl Machine {
                 Value::Sym(s) => vals.push(Self::lookup(it, *s, &env).map_err(|e| e.at(p.pos))?),
                 Value::Pair(_) => {
                     let arg = p.car.clone();
-                    self.push(it, K::Args { f, vals, rest: p.cdr.clone(), env: env.clone(), pos })?;
+                    self.push(
+                        it,
+                        K::Args {
+                            f,
+                            vals,
+                            rest: p.cdr.clone(),
+                            env: env.clone(),
+                            pos,
+                        },
+                    )?;
                     return Ok(Ctl::Eval(arg, env));
                 }
                 other => vals.push(other.clone()),
@@ -219,7 +316,13 @@ impl Machine {
                 if matches!(p.cdr, Value::Nil) {
                     return Ok(Ctl::Eval(p.car.clone(), env));
                 }
-                self.push(it, K::Seq { rest: p.cdr.clone(), env: env.clone() })?;
+                self.push(
+                    it,
+                    K::Seq {
+                        rest: p.cdr.clone(),
+                        env: env.clone(),
+                    },
+                )?;
                 Ok(Ctl::Eval(p.car.clone(), env))
             }
             _ => Err(Error::syntax("body must be a proper list of expressions")),
@@ -248,12 +351,25 @@ impl Machine {
         }
     }
 
-    fn apply_closure(&mut self, it: &mut Interp, c: &Rc<Closure>, args: Vec<Value>, pos: Pos) -> Result<Ctl> {
+    fn apply_closure(
+        &mut self,
+        it: &mut Interp,
+        c: &Rc<Closure>,
+        args: Vec<Value>,
+        pos: Pos,
+    ) -> Result<Ctl> {
         let n = c.params.len();
         if args.len() < n || (c.rest.is_none() && args.len() > n) {
-            let name = c.name().map_or_else(|| "#<procedure>".to_string(), |s| s.name().to_string());
+            let name = c
+                .name()
+                .map_or_else(|| "#<procedure>".to_string(), |s| s.name().to_string());
             let max = if c.rest.is_some() { None } else { Some(n) };
-            return Err(Error::eval(format!("{name}: expected {} arguments, got {}", arity_text(n, max), args.len())).at(pos));
+            return Err(Error::eval(format!(
+                "{name}: expected {} arguments, got {}",
+                arity_text(n, max),
+                args.len()
+            ))
+            .at(pos));
         }
         let mut vars = Vec::with_capacity(n + usize::from(c.rest.is_some()));
         let mut args = args.into_iter();
@@ -278,7 +394,13 @@ impl Machine {
             }),
             K::Seq { rest, env } => self.eval_body(it, rest, env),
             K::Op { args, env, pos } => self.eval_args(it, v, Vec::new(), args, env, pos),
-            K::Args { f, mut vals, rest, env, pos } => {
+            K::Args {
+                f,
+                mut vals,
+                rest,
+                env,
+                pos,
+            } => {
                 vals.push(v);
                 self.eval_args(it, f, vals, rest, env, pos)
             }
@@ -286,7 +408,9 @@ impl Machine {
                 forms::define(it, sym, v, &env);
                 Ok(Ctl::Ret(Value::Void))
             }
-            K::Set { sym, env, pos } => forms::set(it, sym, v, &env).map(|()| Ctl::Ret(Value::Void)).map_err(|e| e.at(pos)),
+            K::Set { sym, env, pos } => forms::set(it, sym, v, &env)
+                .map(|()| Ctl::Ret(Value::Void))
+                .map_err(|e| e.at(pos)),
             K::And { rest, env } => {
                 if v.is_true() {
                     forms::continue_and(self, it, rest, env)
@@ -301,7 +425,13 @@ impl Machine {
                     forms::continue_or(self, it, rest, env)
                 }
             }
-            K::Cond { body, rest, env, reraise, pos } => forms::resume_cond(self, it, v, body, rest, env, reraise, pos),
+            K::Cond {
+                body,
+                rest,
+                env,
+                reraise,
+                pos,
+            } => forms::resume_cond(self, it, v, body, rest, env, reraise, pos),
             K::CondArrow { val, pos } => Ok(Ctl::Apply(v, vec![val], pos)),
             K::Case { clauses, env } => forms::resume_case(self, it, v, clauses, env),
             K::When { body, env, unless } => {
@@ -311,11 +441,22 @@ impl Machine {
                     Ok(Ctl::Ret(Value::Void))
                 }
             }
-            K::Let { names, mut vals, rest, body, env } => {
+            K::Let {
+                names,
+                mut vals,
+                rest,
+                body,
+                env,
+            } => {
                 vals.push(v);
                 forms::continue_let(self, it, names, vals, rest, body, env)
             }
-            K::Bind { frame, sym, rest, body } => {
+            K::Bind {
+                frame,
+                sym,
+                rest,
+                body,
+            } => {
                 name_closure(&v, sym);
                 frame.define(sym, v);
                 forms::continue_bind(self, it, frame, rest, body)

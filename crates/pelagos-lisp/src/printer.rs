@@ -244,7 +244,10 @@ mod tests {
             v = list_from(vec![v]);
         }
         let mut work = 0;
-        assert_eq!(print(&v, Mode::Write, 1 << 30, &mut work).unwrap().len(), 400_002);
+        assert_eq!(
+            print(&v, Mode::Write, 1 << 30, &mut work).unwrap().len(),
+            400_002
+        );
         assert_eq!(print(&v, Mode::Write, 10, &mut work), Err(TooLong));
     }
 }

@@ -15,7 +15,10 @@ pub(crate) struct QqProcs {
 
 /// Expand `(quasiquote tmpl)` into an expression.
 pub(crate) fn expand(it: &Interp, tmpl: &Value) -> Result<Value> {
-    let procs = it.qq.clone().ok_or_else(|| Error::eval("quasiquote: library not installed"))?;
+    let procs = it
+        .qq
+        .clone()
+        .ok_or_else(|| Error::eval("quasiquote: library not installed"))?;
     qq(&procs, tmpl, 1, 0, it.limits.max_nesting)
 }
 
@@ -29,7 +32,9 @@ fn tagged(v: &Value, tag: crate::symbol::Symbol) -> Option<Value> {
     if !matches!(p.car, Value::Sym(s) if s == tag) {
         return None;
     }
-    let Value::Pair(rest) = &p.cdr else { return None };
+    let Value::Pair(rest) = &p.cdr else {
+        return None;
+    };
     matches!(rest.cdr, Value::Nil).then(|| rest.car.clone())
 }
 
@@ -42,11 +47,19 @@ fn qq(procs: &QqProcs, v: &Value, level: usize, depth: usize, max: usize) -> Res
             return Ok(x);
         }
         let inner = qq(procs, &x, level - 1, depth + 1, max)?;
-        return Ok(list_from(vec![procs.list.clone(), quoted(Value::Sym(sy::UNQUOTE)), inner]));
+        return Ok(list_from(vec![
+            procs.list.clone(),
+            quoted(Value::Sym(sy::UNQUOTE)),
+            inner,
+        ]));
     }
     if let Some(x) = tagged(v, sy::QUASIQUOTE) {
         let inner = qq(procs, &x, level + 1, depth + 1, max)?;
-        return Ok(list_from(vec![procs.list.clone(), quoted(Value::Sym(sy::QUASIQUOTE)), inner]));
+        return Ok(list_from(vec![
+            procs.list.clone(),
+            quoted(Value::Sym(sy::QUASIQUOTE)),
+            inner,
+        ]));
     }
     let Value::Pair(_) = v else {
         return Ok(match v {

@@ -11,7 +11,12 @@ use crate::symbol::{self, Symbol};
 use crate::value::Value;
 
 /// Read every datum of `bytes`, checking that they are UTF-8 first.
-pub fn read_bytes(bytes: &[u8], file: u32, max_nesting: usize, max_heap: usize) -> Result<Vec<Value>> {
+pub fn read_bytes(
+    bytes: &[u8],
+    file: u32,
+    max_nesting: usize,
+    max_heap: usize,
+) -> Result<Vec<Value>> {
     match std::str::from_utf8(bytes) {
         Ok(s) => Reader::new(s, file, max_nesting, max_heap).read_all(),
         Err(e) => {
@@ -19,7 +24,13 @@ pub fn read_bytes(bytes: &[u8], file: u32, max_nesting: usize, max_heap: usize) 
             let valid = std::str::from_utf8(good).unwrap_or_default();
             let line = valid.matches('\n').count() as u32 + 1;
             let col = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
-            Err(Error::new(ErrorKind::Read("invalid utf-8 in source".into())).at(Pos { file, line, col }))
+            Err(
+                Error::new(ErrorKind::Read("invalid utf-8 in source".into())).at(Pos {
+                    file,
+                    line,
+                    col,
+                }),
+            )
         }
     }
 }
@@ -231,7 +242,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Hand a finished datum to the innermost open construct; `Some` when it is top-level.
-    fn emit(&mut self, stack: &mut Vec<Open>, mut datum: Value, mut pos: Pos) -> Result<Option<Value>> {
+    fn emit(
+        &mut self,
+        stack: &mut Vec<Open>,
+        mut datum: Value,
+        mut pos: Pos,
+    ) -> Result<Option<Value>> {
         loop {
             match stack.last_mut() {
                 None => return Ok(Some(datum)),
@@ -275,7 +291,10 @@ impl<'a> Reader<'a> {
             }) => {
                 if b != close {
                     return Err(err(
-                        format!("mismatched '{}': the list opened at {}:{} needs '{}'", b as char, lpos.line, lpos.col, close as char),
+                        format!(
+                            "mismatched '{}': the list opened at {}:{} needs '{}'",
+                            b as char, lpos.line, lpos.col, close as char
+                        ),
                         pos,
                     ));
                 }
@@ -291,7 +310,10 @@ impl<'a> Reader<'a> {
                 Ok(acc)
             }
             Some(_) => Err(err(format!("unexpected '{}' after quote", b as char), pos)),
-            None => Err(err(format!("unexpected '{}' with no open list", b as char), pos)),
+            None => Err(err(
+                format!("unexpected '{}' with no open list", b as char),
+                pos,
+            )),
         }
     }
 
@@ -305,7 +327,9 @@ impl<'a> Reader<'a> {
         self.bump();
         let mut buf: Vec<u8> = Vec::new();
         loop {
-            if buf.len() & 0xFFFF == 0 && heap::live_bytes().saturating_add(buf.len()) > self.max_heap {
+            if buf.len() & 0xFFFF == 0
+                && heap::live_bytes().saturating_add(buf.len()) > self.max_heap
+            {
                 return Err(Error::new(ErrorKind::Alloc).at(start));
             }
             let epos = self.pos();

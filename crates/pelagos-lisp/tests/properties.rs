@@ -20,42 +20,64 @@ impl Rng {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len())]
+    }
+    fn pick_ref<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len())]
     }
 }
 
 fn gen_string(r: &mut Rng) -> String {
-    const CHARS: &[char] = &['a', 'Z', ' ', '"', '\\', '|', '\n', '\t', '\r', '\0', '\x07', '\x1b', 'é', '漢', '😀', '(', ')', ';', '#', '\'', ':', '.', '0'];
-    (0..r.below(8)).map(|_| *r.pick(CHARS)).collect()
+    const CHARS: &[char] = &[
+        'a', 'Z', ' ', '"', '\\', '|', '\n', '\t', '\r', '\0', '\x07', '\x1b', 'é', '漢', '😀',
+        '(', ')', ';', '#', '\'', ':', '.', '0',
+    ];
+    (0..r.below(8)).map(|_| r.pick(CHARS)).collect()
 }
 
 fn gen_atom(r: &mut Rng) -> Value {
     match r.below(9) {
-        0 => Value::Int(*r.pick(&[0, 1, -1, i64::MAX, i64::MIN, 42])),
+        0 => Value::Int(r.pick(&[0, 1, -1, i64::MAX, i64::MIN, 42])),
         1 => Value::Int(r.next() as i64),
         2 => {
             let f = f64::from_bits(r.next());
             Value::Float(if f.is_finite() { f } else { 0.5 })
         }
-        3 => Value::Float(*r.pick(&[0.0, -0.0, 1e300, 1e-300, 0.1, f64::INFINITY, f64::NEG_INFINITY])),
+        3 => Value::Float(r.pick(&[
+            0.0,
+            -0.0,
+            1e300,
+            1e-300,
+            0.1,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ])),
         4 => Value::string(gen_string(r)),
-        5 => Value::sym(*r.pick(&["a", "foo-bar", "+", "...", "->x", "a.b", "é"])),
+        5 => Value::sym(r.pick(&["a", "foo-bar", "+", "...", "->x", "a.b", "é"])),
         6 => Value::sym(&gen_string(r)),
-        7 => Value::keyword(*r.pick(&["image", "ports", "x1"])),
+        7 => Value::keyword(r.pick(&["image", "ports", "x1"])),
         _ => Value::Bool(r.below(2) == 0),
     }
 }
 
 fn gen_value(r: &mut Rng, depth: usize) -> Value {
     if depth == 0 || r.below(3) == 0 {
-        return if r.below(10) == 0 { Value::Nil } else { gen_atom(r) };
+        return if r.below(10) == 0 {
+            Value::Nil
+        } else {
+            gen_atom(r)
+        };
     }
     let items: Vec<Value> = (0..r.below(5)).map(|_| gen_value(r, depth - 1)).collect();
-    let tail = if r.below(4) == 0 && !items.is_empty() { gen_atom(r) } else { Value::Nil };
+    let tail = if r.below(4) == 0 && !items.is_empty() {
+        gen_atom(r)
+    } else {
+        Value::Nil
+    };
     let v = pelagos_lisp::list_with_tail(items, tail);
     if r.below(6) == 0 {
-        let q = *r.pick(&["quote", "quasiquote", "unquote", "unquote-splicing"]);
+        let q = r.pick(&["quote", "quasiquote", "unquote", "unquote-splicing"]);
         return pelagos_lisp::list_from(vec![Value::sym(q), v]);
     }
     v
@@ -67,7 +89,8 @@ fn reader_printer_round_trip() {
     for i in 0..5000 {
         let v = gen_value(&mut r, 5);
         let text = v.to_string();
-        let back = read_str(&text, 0, 1000, usize::MAX).unwrap_or_else(|e| panic!("case {i}: {text:?}: {e}"));
+        let back = read_str(&text, 0, 1000, usize::MAX)
+            .unwrap_or_else(|e| panic!("case {i}: {text:?}: {e}"));
         assert_eq!(back.len(), 1, "case {i}: {text:?}");
         assert_eq!(back[0].to_string(), text, "case {i}");
     }
@@ -106,18 +129,93 @@ fn seeds() -> Vec<Vec<u8>> {
 }
 
 const TOKENS: &[&str] = &[
-    "(", ")", "(", ")", "'", "`", ",", ",@", " ", "\"", "#t", "#f", "1", "-5", "1.5", "1e308",
-    "99999999999999999999", "x", "f", ":k", ".", "quote", "quasiquote", "if", "cond", "case",
-    "when", "unless", "and", "or", "begin", "define", "set!", "lambda", "let", "let*", "letrec",
-    "do", "define-macro", "defmacro", "guard", "raise", "error", "apply", "map", "for-each",
-    "filter", "fold-left", "fold-right", "car", "cdr", "cons", "list", "append", "reverse",
-    "length", "string-append", "format", "\"~a~s~%\"", "display", "eval", "else", "=>", "sort",
-    "iota", "make-hash-table", "hash-table-set!", "string->symbol", "equal?", "+", "*", "-",
-    "/", "expt", "sleep", "(f)", "(define (f) (f))", "(lambda x x)", "#;", "#|", "|#", "[", "]",
+    "(",
+    ")",
+    "(",
+    ")",
+    "'",
+    "`",
+    ",",
+    ",@",
+    " ",
+    "\"",
+    "#t",
+    "#f",
+    "1",
+    "-5",
+    "1.5",
+    "1e308",
+    "99999999999999999999",
+    "x",
+    "f",
+    ":k",
+    ".",
+    "quote",
+    "quasiquote",
+    "if",
+    "cond",
+    "case",
+    "when",
+    "unless",
+    "and",
+    "or",
+    "begin",
+    "define",
+    "set!",
+    "lambda",
+    "let",
+    "let*",
+    "letrec",
+    "do",
+    "define-macro",
+    "defmacro",
+    "guard",
+    "raise",
+    "error",
+    "apply",
+    "map",
+    "for-each",
+    "filter",
+    "fold-left",
+    "fold-right",
+    "car",
+    "cdr",
+    "cons",
+    "list",
+    "append",
+    "reverse",
+    "length",
+    "string-append",
+    "format",
+    "\"~a~s~%\"",
+    "display",
+    "eval",
+    "else",
+    "=>",
+    "sort",
+    "iota",
+    "make-hash-table",
+    "hash-table-set!",
+    "string->symbol",
+    "equal?",
+    "+",
+    "*",
+    "-",
+    "/",
+    "expt",
+    "sleep",
+    "(f)",
+    "(define (f) (f))",
+    "(lambda x x)",
+    "#;",
+    "#|",
+    "|#",
+    "[",
+    "]",
 ];
 
 fn mutate(r: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
-    let mut b = r.pick(seeds).clone();
+    let mut b = r.pick_ref(seeds).clone();
     for _ in 0..=r.below(3) {
         let at = r.below(b.len() + 1);
         match r.below(6) {
@@ -131,7 +229,7 @@ fn mutate(r: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
             }
             2 if at < b.len() => b[at] = r.next() as u8,
             3 => {
-                let other = r.pick(seeds);
+                let other = r.pick_ref(seeds);
                 let s = r.below(other.len() + 1);
                 let e = (s + r.below(64)).min(other.len());
                 b.splice(at..at, other[s..e].iter().copied());
@@ -147,28 +245,113 @@ fn mutate(r: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
 }
 
 const HEADS: &[&str] = &[
-    "if", "cond", "case", "when", "unless", "and", "or", "begin", "define", "set!", "lambda",
-    "let", "let*", "letrec", "do", "guard", "quote", "quasiquote", "unquote", "define-macro",
-    "raise", "error", "errorf", "apply", "map", "for-each", "filter", "fold-left", "fold-right",
-    "car", "cdr", "cons", "list", "append", "reverse", "length", "list-ref", "member", "assoc",
-    "string-append", "substring", "string-split", "string-join", "format", "display", "write",
-    "eval", "sort", "iota", "make-hash-table", "hash-table-set!", "hash-table-ref", "equal?",
-    "+", "-", "*", "/", "quotient", "expt", "<", "=", "number->string", "string->symbol", "f",
-    "g", "x", "else", "cadr", "logf", "env", "abs", "min",
+    "if",
+    "cond",
+    "case",
+    "when",
+    "unless",
+    "and",
+    "or",
+    "begin",
+    "define",
+    "set!",
+    "lambda",
+    "let",
+    "let*",
+    "letrec",
+    "do",
+    "guard",
+    "quote",
+    "quasiquote",
+    "unquote",
+    "define-macro",
+    "raise",
+    "error",
+    "errorf",
+    "apply",
+    "map",
+    "for-each",
+    "filter",
+    "fold-left",
+    "fold-right",
+    "car",
+    "cdr",
+    "cons",
+    "list",
+    "append",
+    "reverse",
+    "length",
+    "list-ref",
+    "member",
+    "assoc",
+    "string-append",
+    "substring",
+    "string-split",
+    "string-join",
+    "format",
+    "display",
+    "write",
+    "eval",
+    "sort",
+    "iota",
+    "make-hash-table",
+    "hash-table-set!",
+    "hash-table-ref",
+    "equal?",
+    "+",
+    "-",
+    "*",
+    "/",
+    "quotient",
+    "expt",
+    "<",
+    "=",
+    "number->string",
+    "string->symbol",
+    "f",
+    "g",
+    "x",
+    "else",
+    "cadr",
+    "logf",
+    "env",
+    "abs",
+    "min",
 ];
 const ATOMS: &[&str] = &[
-    "x", "y", "f", "g", "0", "1", "-1", "2.5", "9223372036854775807", "\"s\"", "\"~a\"",
-    "'x", "'()", "'(1 2)", "#t", "#f", ":k", "else", "=>", "(lambda (x) x)", "car", "+", "e",
+    "x",
+    "y",
+    "f",
+    "g",
+    "0",
+    "1",
+    "-1",
+    "2.5",
+    "9223372036854775807",
+    "\"s\"",
+    "\"~a\"",
+    "'x",
+    "'()",
+    "'(1 2)",
+    "#t",
+    "#f",
+    ":k",
+    "else",
+    "=>",
+    "(lambda (x) x)",
+    "car",
+    "+",
+    "e",
 ];
 
 /// A syntactically valid random program: balanced lists of plausible heads and atoms.
 fn gen_expr(r: &mut Rng, depth: usize, out: &mut String) {
     if depth == 0 || r.below(3) == 0 {
-        out.push_str(*r.pick(ATOMS));
+        out.push_str(r.pick(ATOMS));
         return;
     }
     out.push('(');
-    out.push_str(*r.pick(HEADS));
+    out.push_str(r.pick(HEADS));
     for _ in 0..r.below(4) {
         out.push(' ');
         gen_expr(r, depth - 1, out);
@@ -188,7 +371,7 @@ fn gen_program(r: &mut Rng) -> Vec<u8> {
 fn token_soup(r: &mut Rng) -> Vec<u8> {
     let mut s = String::new();
     for _ in 0..r.below(60) {
-        s.push_str(*r.pick(TOKENS));
+        s.push_str(r.pick(TOKENS));
         s.push(' ');
     }
     s.into_bytes()
@@ -226,8 +409,14 @@ fn run_one(src: &[u8]) -> bool {
 fn random_and_mutated_programs_never_panic() {
     let seeds = seeds();
     // Longer local runs: REML_FUZZ_ITERATIONS=1000000 REML_FUZZ_SEED=7 cargo test ...
-    let seed = std::env::var("REML_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0xD1B5_4A32_D192_ED03);
-    let iterations = std::env::var("REML_FUZZ_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let seed = std::env::var("REML_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0xD1B5_4A32_D192_ED03);
+    let iterations = std::env::var("REML_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000);
     let mut r = Rng(seed);
     let mut evaluated = 0;
     for _ in 0..iterations {
@@ -239,7 +428,10 @@ fn random_and_mutated_programs_never_panic() {
         evaluated += usize::from(run_one(&src));
     }
     println!("{evaluated} of {iterations} generated programs were readable and evaluated");
-    assert!(evaluated > iterations / 3, "the generator should mostly produce readable programs");
+    assert!(
+        evaluated > iterations / 3,
+        "the generator should mostly produce readable programs"
+    );
 }
 
 #[test]
@@ -250,16 +442,28 @@ fn hostile_inputs_end_with_errors() {
         ("(define (f) (f)) (f)", "step budget exceeded"),
         ("(define (f n) (+ 1 (f n))) (f 0)", "depth exceeded"),
         ("(define (f l) (f (cons l l))) (f 1)", "budget exceeded"),
-        ("(define (f s) (f (string-append s s s))) (f \"abc\")", "allocation budget exceeded"),
+        (
+            "(define (f s) (f (string-append s s s))) (f \"abc\")",
+            "allocation budget exceeded",
+        ),
         ("(let loop ((x '())) (loop (list x x)))", "budget exceeded"),
         ("(defmacro m () '(m)) (m)", "step budget exceeded"),
         ("(define (f x) (map f '(1))) (f 1)", "depth exceeded"),
-        ("(define (f) (sort '(1 2) (lambda (a b) (f)))) (f)", "depth exceeded"),
+        (
+            "(define (f) (sort '(1 2) (lambda (a b) (f)))) (f)",
+            "depth exceeded",
+        ),
     ];
     for (src, want) in hostile {
         let mut it = Interp::with_limits(Limits::small());
         it.set_output(Box::new(Null));
-        let e = it.eval_str(src, "h.reml").expect_err(&src[..src.len().min(40)]);
-        assert!(e.to_string().ends_with(want), "{}: {e}", &src[..src.len().min(40)]);
+        let e = it
+            .eval_str(src, "h.reml")
+            .expect_err(&src[..src.len().min(40)]);
+        assert!(
+            e.to_string().ends_with(want),
+            "{}: {e}",
+            &src[..src.len().min(40)]
+        );
     }
 }

@@ -116,7 +116,11 @@ fn run_repl(limits: Limits) -> ExitCode {
     let mut pending = String::new();
     let mut entry = 0u32;
     loop {
-        let prompt = if pending.is_empty() { "reml> " } else { "  ... " };
+        let prompt = if pending.is_empty() {
+            "reml> "
+        } else {
+            "  ... "
+        };
         let line = match editor.readline(prompt) {
             Ok(l) => l,
             Err(rustyline::error::ReadlineError::Interrupted) => {

@@ -1,8 +1,8 @@
 //! Predicates, output (`display`, `write`, `newline`, `logf`), errors and conditions
 //! (`error`, `errorf`, `raise`), and the host-facing `env`, `sleep`, `gensym`.
 
-use super::{def, eq, equal, eqv, str_arg, type_err, Builtin};
 use super::strings::{format_str, render};
+use super::{def, eq, equal, eqv, str_arg, type_err, Builtin};
 use crate::error::{Error, Result};
 use crate::forms::{condition_text, raise_error};
 use crate::interp::Interp;
@@ -171,7 +171,9 @@ fn sleep(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
         ref other => return Err(type_err("sleep", "a number of seconds", other)),
     };
     if !(0.0..=1e9).contains(&secs) {
-        return Err(Error::eval(format!("sleep: {secs} is not a valid number of seconds")));
+        return Err(Error::eval(format!(
+            "sleep: {secs} is not a valid number of seconds"
+        )));
     }
     it.sleep(Duration::from_secs_f64(secs))?;
     Ok(Value::Void)

@@ -28,7 +28,11 @@ fn cxr(name: &str, v: &Value) -> Result<Value> {
         let Value::Pair(p) = &cur else {
             return Err(type_err(name, "a pair", v));
         };
-        cur = if op == 'a' { p.car.clone() } else { p.cdr.clone() };
+        cur = if op == 'a' {
+            p.car.clone()
+        } else {
+            p.cdr.clone()
+        };
     }
     Ok(cur)
 }
@@ -52,7 +56,9 @@ fn append(it: &mut Interp, mut a: Vec<Value>) -> Result<Value> {
 fn reverse(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
     let items = list_arg(it, "reverse", &a[0])?;
     it.reserve(items.len() * PAIR_BYTES)?;
-    Ok(items.into_iter().fold(Value::Nil, |acc, v| Value::cons(v, acc)))
+    Ok(items
+        .into_iter()
+        .fold(Value::Nil, |acc, v| Value::cons(v, acc)))
 }
 
 fn list_tail_of(it: &mut Interp, name: &str, l: &Value, k: usize) -> Result<Value> {
@@ -177,7 +183,9 @@ fn iota(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
     let mut x = start;
     for _ in 0..n {
         items.push(Value::Int(x));
-        x = x.checked_add(step).ok_or_else(|| Error::eval("iota: integer overflow"))?;
+        x = x
+            .checked_add(step)
+            .ok_or_else(|| Error::eval("iota: integer overflow"))?;
     }
     Ok(list_from(items))
 }

@@ -60,12 +60,15 @@ pub(crate) fn str_arg<'a>(name: &str, v: &'a Value) -> Result<&'a str> {
 /// A non-negative integer that fits `usize`.
 pub(crate) fn index_arg(name: &str, v: &Value) -> Result<usize> {
     let i = int_arg(name, v)?;
-    usize::try_from(i).map_err(|_| Error::eval(format!("{name}: index must be non-negative, got {i}")))
+    usize::try_from(i)
+        .map_err(|_| Error::eval(format!("{name}: index must be non-negative, got {i}")))
 }
 
 /// The elements of a proper list argument, charged to the step budget.
 pub(crate) fn list_arg(it: &mut Interp, name: &str, v: &Value) -> Result<Vec<Value>> {
-    let items = v.list_to_vec().ok_or_else(|| type_err(name, "a proper list", v))?;
+    let items = v
+        .list_to_vec()
+        .ok_or_else(|| type_err(name, "a proper list", v))?;
     it.charge(items.len() as u64 / 4)?;
     Ok(items)
 }
@@ -79,7 +82,9 @@ pub(crate) fn eq(a: &Value, b: &Value) -> bool {
         (Value::Sym(x), Value::Sym(y)) | (Value::Keyword(x), Value::Keyword(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => Rc::ptr_eq(x, y),
         (Value::Pair(x), Value::Pair(y)) => Rc::ptr_eq(x, y),
-        (Value::Closure(x), Value::Closure(y)) | (Value::Macro(x), Value::Macro(y)) => Rc::ptr_eq(x, y),
+        (Value::Closure(x), Value::Closure(y)) | (Value::Macro(x), Value::Macro(y)) => {
+            Rc::ptr_eq(x, y)
+        }
         (Value::Native(x), Value::Native(y)) => Rc::ptr_eq(x, y),
         (Value::Prim(x), Value::Prim(y)) => x == y,
         (Value::Table(x), Value::Table(y)) => Rc::ptr_eq(x, y),

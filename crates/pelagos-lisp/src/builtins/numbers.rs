@@ -40,7 +40,13 @@ fn overflow(name: &str) -> Error {
     Error::eval(format!("{name}: integer overflow"))
 }
 
-fn arith(name: &str, a: Num, b: Num, op: fn(i64, i64) -> Option<i64>, fop: fn(f64, f64) -> f64) -> Result<Num> {
+fn arith(
+    name: &str,
+    a: Num,
+    b: Num,
+    op: fn(i64, i64) -> Option<i64>,
+    fop: fn(f64, f64) -> f64,
+) -> Result<Num> {
     match (a, b) {
         (Num::I(x), Num::I(y)) => op(x, y).map(Num::I).ok_or_else(|| overflow(name)),
         _ => Ok(Num::F(fop(a.f(), b.f()))),
@@ -119,13 +125,20 @@ fn remainder(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
 fn modulo(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
     int_div("modulo", &a, |x, y| {
         let r = x.checked_rem(y)?;
-        Some(if r != 0 && (r < 0) != (y < 0) { r + y } else { r })
+        Some(if r != 0 && (r < 0) != (y < 0) {
+            r + y
+        } else {
+            r
+        })
     })
 }
 
 fn abs(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
     match num("abs", &a[0])? {
-        Num::I(i) => i.checked_abs().map(Value::Int).ok_or_else(|| overflow("abs")),
+        Num::I(i) => i
+            .checked_abs()
+            .map(Value::Int)
+            .ok_or_else(|| overflow("abs")),
         Num::F(f) => Ok(Value::Float(f.abs())),
     }
 }
@@ -140,11 +153,21 @@ fn extremum(name: &str, args: &[Value], is_min: bool) -> Result<Value> {
             (Num::I(x), Num::I(y)) => Some(x.cmp(&y)),
             _ => n.f().partial_cmp(&best.f()),
         };
-        if ord == Some(if is_min { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater }) {
+        if ord
+            == Some(if is_min {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            })
+        {
             best = n;
         }
     }
-    Ok(if any_float { Value::Float(best.f()) } else { best.value() })
+    Ok(if any_float {
+        Value::Float(best.f())
+    } else {
+        best.value()
+    })
 }
 
 fn min(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
@@ -158,7 +181,9 @@ fn expt(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
     match (num("expt", &a[0])?, num("expt", &a[1])?) {
         (Num::I(b), Num::I(e)) if e >= 0 => {
             let e = u32::try_from(e).map_err(|_| overflow("expt"))?;
-            b.checked_pow(e).map(Value::Int).ok_or_else(|| overflow("expt"))
+            b.checked_pow(e)
+                .map(Value::Int)
+                .ok_or_else(|| overflow("expt"))
         }
         (b, e) => Ok(Value::Float(b.f().powf(e.f()))),
     }
@@ -229,9 +254,15 @@ fn number_to_string(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
                 8 => format!("{mag:o}"),
                 _ => format!("{mag:x}"),
             };
-            Ok(Value::string(if i < 0 { format!("-{digits}") } else { digits }))
+            Ok(Value::string(if i < 0 {
+                format!("-{digits}")
+            } else {
+                digits
+            }))
         }
-        _ => Err(Error::eval(format!("number->string: unsupported radix {radix} (use 2, 8, 10 or 16, integers only)"))),
+        _ => Err(Error::eval(format!(
+            "number->string: unsupported radix {radix} (use 2, 8, 10 or 16, integers only)"
+        ))),
     }
 }
 
@@ -250,8 +281,13 @@ fn to_float(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
 fn to_int(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
     match num("inexact->exact", &a[0])? {
         Num::I(i) => Ok(Value::Int(i)),
-        Num::F(f) if f.fract() == 0.0 && f >= -9.2e18 && f <= 9.2e18 => Ok(Value::Int(f as i64)),
-        Num::F(f) => Err(Error::eval(format!("inexact->exact: {} has no exact integer value", format_float(f)))),
+        Num::F(f) if f.fract() == 0.0 && (-9.2e18..=9.2e18).contains(&f) => {
+            Ok(Value::Int(f as i64))
+        }
+        Num::F(f) => Err(Error::eval(format!(
+            "inexact->exact: {} has no exact integer value",
+            format_float(f)
+        ))),
     }
 }
 

@@ -18,7 +18,10 @@ fn new_string(it: &mut Interp, s: String) -> Result<Value> {
 /// Render a value for `display` (`Mode::Display`) or `write`, bounded by the allocation
 /// budget and charged to the step budget.
 pub(crate) fn render(it: &mut Interp, v: &Value, mode: Mode) -> Result<String> {
-    let room = it.limits.max_heap_bytes.saturating_sub(crate::heap::live_bytes());
+    let room = it
+        .limits
+        .max_heap_bytes
+        .saturating_sub(crate::heap::live_bytes());
     let mut work = 0;
     let r = print(v, mode, room, &mut work);
     it.charge(work / 4)?;
@@ -44,14 +47,18 @@ fn substring(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
     let start = index_arg("substring", &a[1])?;
     let end = a.get(2).map_or(Ok(len), |v| index_arg("substring", v))?;
     if start > end || end > len {
-        return Err(Error::eval(format!("substring: range {start}..{end} out of bounds for a string of length {len}")));
+        return Err(Error::eval(format!(
+            "substring: range {start}..{end} out of bounds for a string of length {len}"
+        )));
     }
     let sub: String = s.chars().skip(start).take(end - start).collect();
     new_string(it, sub)
 }
 
 fn string_length(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
-    Ok(Value::Int(str_arg("string-length", &a[0])?.chars().count() as i64))
+    Ok(Value::Int(
+        str_arg("string-length", &a[0])?.chars().count() as i64
+    ))
 }
 
 fn string_upcase(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
@@ -78,7 +85,11 @@ fn string_split(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
             sep => s.matches(sep).count() + 1,
         },
     };
-    it.reserve(count.saturating_mul(STR_BYTES + crate::heap::PAIR_BYTES).saturating_add(s.len()))?;
+    it.reserve(
+        count
+            .saturating_mul(STR_BYTES + crate::heap::PAIR_BYTES)
+            .saturating_add(s.len()),
+    )?;
     let parts: Vec<String> = match a.get(1) {
         None => s.split_whitespace().map(str::to_string).collect(),
         Some(sep) => {
@@ -104,7 +115,10 @@ fn string_join(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
         total = total.saturating_add(str_arg("string-join", v)?.len() + sep.len());
     }
     it.reserve(total + STR_BYTES)?;
-    let strs: Vec<&str> = items.iter().map(|v| v.as_str().unwrap_or_default()).collect();
+    let strs: Vec<&str> = items
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default())
+        .collect();
     new_string(it, strs.join(sep))
 }
 
@@ -121,7 +135,9 @@ fn string_contains(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
 
 fn string_prefix(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
     let p = str_arg("string-prefix?", &a[0])?;
-    Ok(Value::Bool(str_arg("string-prefix?", &a[1])?.starts_with(p)))
+    Ok(Value::Bool(
+        str_arg("string-prefix?", &a[1])?.starts_with(p),
+    ))
 }
 
 fn string_suffix(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
@@ -180,7 +196,10 @@ fn symbol_to_string(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
 }
 
 fn string_to_keyword(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
-    Ok(Value::Keyword(Symbol::new(str_arg("string->keyword", &a[0])?)))
+    Ok(Value::Keyword(Symbol::new(str_arg(
+        "string->keyword",
+        &a[0],
+    )?)))
 }
 
 fn keyword_to_string(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
@@ -203,20 +222,32 @@ pub(crate) fn format_str(it: &mut Interp, name: &str, fmt: &str, args: &[Value])
         match chars.next() {
             Some(d @ ('a' | 'A' | 's' | 'S')) => {
                 let Some(v) = args.next() else {
-                    return Err(Error::eval(format!("{name}: too few arguments for format string {fmt:?}")));
+                    return Err(Error::eval(format!(
+                        "{name}: too few arguments for format string {fmt:?}"
+                    )));
                 };
-                let mode = if d.eq_ignore_ascii_case(&'a') { Mode::Display } else { Mode::Write };
+                let mode = if d.eq_ignore_ascii_case(&'a') {
+                    Mode::Display
+                } else {
+                    Mode::Write
+                };
                 out.push_str(&render(it, v, mode)?);
             }
             Some('%' | 'n') => out.push('\n'),
             Some('~') => out.push('~'),
-            Some(o) => return Err(Error::eval(format!("{name}: unknown format directive ~{o}"))),
+            Some(o) => {
+                return Err(Error::eval(format!(
+                    "{name}: unknown format directive ~{o}"
+                )))
+            }
             None => return Err(Error::eval(format!("{name}: format string ends with ~"))),
         }
         it.reserve(out.len())?;
     }
     if args.next().is_some() {
-        return Err(Error::eval(format!("{name}: too many arguments for format string {fmt:?}")));
+        return Err(Error::eval(format!(
+            "{name}: too many arguments for format string {fmt:?}"
+        )));
     }
     Ok(out)
 }

@@ -17,7 +17,10 @@ fn table<'a>(name: &str, v: &'a Value) -> Result<&'a Rc<Table>> {
 
 fn key(name: &str, v: &Value) -> Result<Key> {
     Key::from_value(v).ok_or_else(|| {
-        Error::eval(format!("{name}: a key must be a string, symbol, keyword, integer or boolean, got {}", clip(v)))
+        Error::eval(format!(
+            "{name}: a key must be a string, symbol, keyword, integer or boolean, got {}",
+            clip(v)
+        ))
     })
 }
 
@@ -54,7 +57,10 @@ fn get(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
     match (found, a.get(2)) {
         (Some(v), _) => Ok(v),
         (None, Some(d)) => Ok(d.clone()),
-        (None, None) => Err(Error::eval(format!("hash-table-ref: no key {}", clip(&a[1])))),
+        (None, None) => Err(Error::eval(format!(
+            "hash-table-ref: no key {}",
+            clip(&a[1])
+        ))),
     }
 }
 
@@ -104,7 +110,9 @@ fn values(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
     listing(it, "hash-table-values", &a[0], |_, v| v.clone())
 }
 fn to_alist(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
-    listing(it, "hash-table->alist", &a[0], |k, v| Value::cons(k.to_value(), v.clone()))
+    listing(it, "hash-table->alist", &a[0], |k, v| {
+        Value::cons(k.to_value(), v.clone())
+    })
 }
 
 fn from_alist(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
@@ -113,7 +121,11 @@ fn from_alist(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
     let Value::Table(tt) = &t else { return Ok(t) };
     for item in items {
         let Value::Pair(p) = &item else {
-            return Err(type_err("alist->hash-table", "an association list of pairs", &a[0]));
+            return Err(type_err(
+                "alist->hash-table",
+                "an association list of pairs",
+                &a[0],
+            ));
         };
         insert(it, tt, key("alist->hash-table", &p.car)?, p.cdr.clone())?;
     }
@@ -128,7 +140,12 @@ fn update(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
     let old = match (old, a.get(3)) {
         (Some(v), _) => v,
         (None, Some(d)) => d.clone(),
-        (None, None) => return Err(Error::eval(format!("hash-table-update!: no key {}", clip(&a[1])))),
+        (None, None) => {
+            return Err(Error::eval(format!(
+                "hash-table-update!: no key {}",
+                clip(&a[1])
+            )))
+        }
     };
     let new = it.call(&a[2], vec![old])?;
     insert(it, &t, k, new)?;

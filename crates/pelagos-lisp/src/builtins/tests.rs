@@ -61,7 +61,10 @@ fn arithmetic() {
         ("(+ 9223372036854775807 1)", "+: integer overflow"),
         ("(- -9223372036854775807 2)", "-: integer overflow"),
         ("(abs -9223372036854775808)", "abs: integer overflow"),
-        ("(quotient -9223372036854775808 -1)", "quotient: integer overflow"),
+        (
+            "(quotient -9223372036854775808 -1)",
+            "quotient: integer overflow",
+        ),
         ("(expt 10 100)", "expt: integer overflow"),
         ("(inexact->exact 1.5)", "no exact integer value"),
         ("(- 'a)", "-: expected a number, got a"),
@@ -141,7 +144,9 @@ fn all_cxr_accessors_exist() {
     let mut names = vec![];
     for len in 1..=4u32 {
         for bits in 0..(1u32 << len) {
-            let path: String = (0..len).map(|i| if bits >> i & 1 == 1 { 'd' } else { 'a' }).collect();
+            let path: String = (0..len)
+                .map(|i| if bits >> i & 1 == 1 { 'd' } else { 'a' })
+                .collect();
             names.push(format!("c{path}r"));
         }
     }
@@ -180,7 +185,10 @@ fn list_operations() {
         ("(assq 'z '((a 1)))", "#f"),
         ("(sort '(3 1 2) <)", "(1 2 3)"),
         ("(sort '(\"b\" \"a\") string<?)", "(\"a\" \"b\")"),
-        ("(sort '((1 . a) (0 . b) (1 . c)) (lambda (x y) (< (car x) (car y))))", "((0 . b) (1 . a) (1 . c))"),
+        (
+            "(sort '((1 . a) (0 . b) (1 . c)) (lambda (x y) (< (car x) (car y))))",
+            "((0 . b) (1 . a) (1 . c))",
+        ),
     ]);
     check_err(&[
         ("(length '(1 . 2))", "length: expected a proper list"),
@@ -204,7 +212,10 @@ fn higher_order() {
         ("(fold-right list 'z '(1 2) '(a b))", "(1 a (2 b z))"),
         ("(apply max '(3 9 2))", "9"),
     ]);
-    assert_eq!(out("(for-each (lambda (x y) (display (+ x y))) '(1 2) '(10 20))"), "1122");
+    assert_eq!(
+        out("(for-each (lambda (x y) (display (+ x y))) '(1 2) '(10 20))"),
+        "1122"
+    );
     assert_eq!(ev("(length (map (lambda (x) x) (iota 200000)))"), "200000");
     check_err(&[
         ("(map 5 '(1))", "map: expected a procedure, got 5"),
@@ -223,7 +234,10 @@ fn strings() {
         ("(string-length \"héllo\")", "5"),
         ("(string-upcase \"abc\")", "\"ABC\""),
         ("(string-downcase \"ABC\")", "\"abc\""),
-        ("(string-split \"a,b,,c\" \",\")", "(\"a\" \"b\" \"\" \"c\")"),
+        (
+            "(string-split \"a,b,,c\" \",\")",
+            "(\"a\" \"b\" \"\" \"c\")",
+        ),
         ("(string-split \"  a b  \")", "(\"a\" \"b\")"),
         ("(string-split \"ab\" \"\")", "(\"a\" \"b\")"),
         ("(string-join '(\"a\" \"b\") \", \")", "\"a, b\""),
@@ -242,7 +256,10 @@ fn strings() {
     check_err(&[
         ("(substring \"abc\" 2 1)", "out of bounds"),
         ("(substring \"abc\" 0 9)", "out of bounds"),
-        ("(string-append \"a\" 1)", "string-append: expected a string, got 1"),
+        (
+            "(string-append \"a\" 1)",
+            "string-append: expected a string, got 1",
+        ),
         ("(string-join '(1))", "string-join: expected a string"),
     ]);
 }
@@ -250,7 +267,10 @@ fn strings() {
 #[test]
 fn format_directives() {
     check(&[
-        ("(format \"~a + ~s = ~a~%\" \"x\" \"y\" 3)", "\"x + \\\"y\\\" = 3\\n\""),
+        (
+            "(format \"~a + ~s = ~a~%\" \"x\" \"y\" 3)",
+            "\"x + \\\"y\\\" = 3\\n\"",
+        ),
         ("(format #f \"~~~a\" 'sym)", "\"~sym\""),
         ("(format \"~a\" '(1 \"two\"))", "\"(1 two)\""),
         ("(format \"~s\" '(1 \"two\"))", "\"(1 \\\"two\\\")\""),
@@ -309,7 +329,10 @@ fn symbols_and_keywords() {
         ("(symbol? (gensym))", "#t"),
         ("(eq? (gensym) (gensym))", "#f"),
     ]);
-    check_err(&[("(symbol->string \"a\")", "symbol->string: expected a symbol")]);
+    check_err(&[(
+        "(symbol->string \"a\")",
+        "symbol->string: expected a symbol",
+    )]);
 }
 
 #[test]
@@ -329,16 +352,28 @@ fn hash_tables() {
         ("(hash-table? '())", "#f"),
     ]);
     check_err(&[
-        ("(hash-table-ref (make-hash-table) 'x)", "hash-table-ref: no key x"),
-        ("(hash-table-set! (make-hash-table) '(1) 2)", "a key must be a string"),
+        (
+            "(hash-table-ref (make-hash-table) 'x)",
+            "hash-table-ref: no key x",
+        ),
+        (
+            "(hash-table-set! (make-hash-table) '(1) 2)",
+            "a key must be a string",
+        ),
         ("(hash-table-count 5)", "expected a hash table"),
     ]);
 }
 
 #[test]
 fn output_procedures() {
-    assert_eq!(out("(display \"a\") (display 'b) (display 1.5) (display '(1 \"s\"))"), "ab1.5(1 s)");
-    assert_eq!(out("(write \"a\\n\") (write 'b) (write '(1 \"s\"))"), "\"a\\n\"b(1 \"s\")");
+    assert_eq!(
+        out("(display \"a\") (display 'b) (display 1.5) (display '(1 \"s\"))"),
+        "ab1.5(1 s)"
+    );
+    assert_eq!(
+        out("(write \"a\\n\") (write 'b) (write '(1 \"s\"))"),
+        "\"a\\n\"b(1 \"s\")"
+    );
     assert_eq!(out("(newline) (newline)"), "\n\n");
     assert_eq!(out("(display (if #f #f))"), "#<void>");
 }
@@ -348,9 +383,18 @@ fn errors_and_conditions() {
     check(&[
         ("(guard (e (#t (condition? e))) (error \"x\"))", "#t"),
         ("(guard (e (#t (error-object? e))) (raise 1))", "#f"),
-        ("(guard (e (#t (error-object-message e))) (errorf \"n=~a\" 3))", "\"n=3\""),
-        ("(guard (e (#t (condition/report-string e))) (error \"bad\" 'x 2))", "\"bad x 2\""),
-        ("(guard (e (#t (condition/report-string e))) (raise 'sym))", "\"sym\""),
+        (
+            "(guard (e (#t (error-object-message e))) (errorf \"n=~a\" 3))",
+            "\"n=3\"",
+        ),
+        (
+            "(guard (e (#t (condition/report-string e))) (error \"bad\" 'x 2))",
+            "\"bad x 2\"",
+        ),
+        (
+            "(guard (e (#t (condition/report-string e))) (raise 'sym))",
+            "\"sym\"",
+        ),
         ("(guard (e (#t e)) (raise '(1 2)))", "(1 2)"),
     ]);
     check_err(&[
@@ -369,5 +413,8 @@ fn env_sleep_void() {
         ("(sleep 0.001)", "#<void>"),
         ("(void)", "#<void>"),
     ]);
-    check_err(&[("(sleep -1)", "not a valid number of seconds"), ("(sleep 'x)", "sleep: expected a number")]);
+    check_err(&[
+        ("(sleep -1)", "not a valid number of seconds"),
+        ("(sleep 'x)", "sleep: expected a number"),
+    ]);
 }

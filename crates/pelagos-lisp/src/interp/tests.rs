@@ -98,7 +98,10 @@ fn if_form() {
 fn cond_form() {
     assert_eq!(ev("(cond (#f 1) ((= 1 1) 2) (else 3))"), "2");
     assert_eq!(ev("(cond (#f 1) (else 3))"), "3");
-    assert_eq!(ev("(cond ((assv 2 '((1 . a) (2 . b))) => cdr) (else 0))"), "b");
+    assert_eq!(
+        ev("(cond ((assv 2 '((1 . a) (2 . b))) => cdr) (else 0))"),
+        "b"
+    );
     assert_eq!(ev("(cond (5))"), "5");
     assert_eq!(ev("(cond (#f 1))"), "#<void>");
 }
@@ -144,7 +147,10 @@ fn lambda_and_closures() {
     assert_eq!(ev("((lambda (x y) (+ x y)) 1 2)"), "3");
     assert_eq!(ev("((lambda args args) 1 2)"), "(1 2)");
     assert_eq!(ev("((lambda (a . r) r) 1 2 3)"), "(2 3)");
-    assert_eq!(ev("(define (adder n) (lambda (x) (+ x n))) ((adder 3) 4)"), "7");
+    assert_eq!(
+        ev("(define (adder n) (lambda (x) (+ x n))) ((adder 3) 4)"),
+        "7"
+    );
     assert_eq!(
         ev("(define (counter) (let ((n 0)) (lambda () (set! n (+ n 1)) n))) (define c (counter)) (c) (c)"),
         "2"
@@ -163,7 +169,10 @@ fn let_forms() {
         "#t"
     );
     assert_eq!(ev("(letrec* ((a 1) (b (+ a 1))) b)"), "2");
-    assert_eq!(ev("(let loop ((i 0) (acc '())) (if (= i 3) acc (loop (+ i 1) (cons i acc))))"), "(2 1 0)");
+    assert_eq!(
+        ev("(let loop ((i 0) (acc '())) (if (= i 3) acc (loop (+ i 1) (cons i acc))))"),
+        "(2 1 0)"
+    );
     assert_eq!(ev("(let () 5)"), "5");
 }
 
@@ -180,30 +189,63 @@ fn macros() {
         ev("(define-macro (swap! a b) (let ((t (gensym))) `(let ((,t ,a)) (set! ,a ,b) (set! ,b ,t)))) (define x 1) (define y 2) (swap! x y) (list x y)"),
         "(2 1)"
     );
-    assert_eq!(ev("(defmacro my-if (c a b) `(cond (,c ,a) (else ,b))) (my-if #f 1 2)"), "2");
+    assert_eq!(
+        ev("(defmacro my-if (c a b) `(cond (,c ,a) (else ,b))) (my-if #f 1 2)"),
+        "2"
+    );
     assert_eq!(ev("(defmacro inc! (v . by) `(set! ,v (+ ,v ,(if (null? by) 1 (car by))))) (define n 5) (inc! n) (inc! n 10) n"), "16");
 }
 
 #[test]
 fn guard_and_raise() {
-    assert_eq!(ev("(guard (e (#t (list 'caught e))) (raise 'oops))"), "(caught oops)");
-    assert_eq!(ev("(guard (e ((string? e) 's) ((symbol? e) 'y)) (raise 'x))"), "y");
-    assert_eq!(ev("(guard (e ((error-object? e) (error-object-message e))) (error \"bad thing\" 1 2))"), "\"bad thing\"");
-    assert_eq!(ev("(guard (e (#t (error-object-irritants e))) (error \"bad\" 1 \"two\"))"), "(1 \"two\")");
-    assert_eq!(ev("(guard (e (#t (condition/report-string e))) (car 5))"), "\"car: expected a pair, got 5\"");
-    assert_eq!(ev("(guard (e ((symbol? e) 'inner)) (guard (e2 ((string? e2) 'no)) (raise 'z)))"), "inner");
+    assert_eq!(
+        ev("(guard (e (#t (list 'caught e))) (raise 'oops))"),
+        "(caught oops)"
+    );
+    assert_eq!(
+        ev("(guard (e ((string? e) 's) ((symbol? e) 'y)) (raise 'x))"),
+        "y"
+    );
+    assert_eq!(
+        ev("(guard (e ((error-object? e) (error-object-message e))) (error \"bad thing\" 1 2))"),
+        "\"bad thing\""
+    );
+    assert_eq!(
+        ev("(guard (e (#t (error-object-irritants e))) (error \"bad\" 1 \"two\"))"),
+        "(1 \"two\")"
+    );
+    assert_eq!(
+        ev("(guard (e (#t (condition/report-string e))) (car 5))"),
+        "\"car: expected a pair, got 5\""
+    );
+    assert_eq!(
+        ev("(guard (e ((symbol? e) 'inner)) (guard (e2 ((string? e2) 'no)) (raise 'z)))"),
+        "inner"
+    );
     assert_eq!(ev("(guard (e (else 'any)) (undefined-var))"), "any");
-    assert_eq!(ev("(guard (e ((assq 'a e) => cdr) ((assq 'b e))) (raise (list (cons 'a 42))))"), "42");
+    assert_eq!(
+        ev("(guard (e ((assq 'a e) => cdr) ((assq 'b e))) (raise (list (cons 'a 42))))"),
+        "42"
+    );
     assert_eq!(ev("(define (f) (guard (e (#t 'h)) 1)) (f)"), "1");
-    assert!(ev_err("(guard (e ((string? e) 1)) (raise 'unhandled))").ends_with("uncaught exception: unhandled"));
-    assert_eq!(ev_err("(guard (e (#f 1))\n  (error \"custom failure\" 'x))"), "t.reml:2:3: custom failure x");
+    assert!(ev_err("(guard (e ((string? e) 1)) (raise 'unhandled))")
+        .ends_with("uncaught exception: unhandled"));
+    assert_eq!(
+        ev_err("(guard (e (#f 1))\n  (error \"custom failure\" 'x))"),
+        "t.reml:2:3: custom failure x"
+    );
 }
 
 #[test]
 fn budgets_are_not_catchable() {
     let (mut it, _, _) = interp();
-    it.set_limits(Limits { max_steps: 10_000, ..Limits::default() });
-    let e = it.eval_str("(guard (e (#t 'caught)) (let loop () (loop)))", "t.reml").unwrap_err();
+    it.set_limits(Limits {
+        max_steps: 10_000,
+        ..Limits::default()
+    });
+    let e = it
+        .eval_str("(guard (e (#t 'caught)) (let loop () (loop)))", "t.reml")
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Steps);
 }
 
@@ -218,36 +260,77 @@ fn apply_and_eval() {
 
 #[test]
 fn error_positions() {
-    assert_eq!(ev_err("(define x 1)\n(car x)"), "t.reml:2:1: car: expected a pair, got 1");
-    assert_eq!(ev_err("(list 1\n   undefined-thing)"), "t.reml:2:4: unbound variable: undefined-thing");
-    assert_eq!(ev_err("(+ 1 \"a\")"), "t.reml:1:1: +: expected a number, got \"a\"");
-    assert_eq!(ev_err("(define (f x) (g x))\n(f 1)"), "t.reml:1:15: unbound variable: g");
+    assert_eq!(
+        ev_err("(define x 1)\n(car x)"),
+        "t.reml:2:1: car: expected a pair, got 1"
+    );
+    assert_eq!(
+        ev_err("(list 1\n   undefined-thing)"),
+        "t.reml:2:4: unbound variable: undefined-thing"
+    );
+    assert_eq!(
+        ev_err("(+ 1 \"a\")"),
+        "t.reml:1:1: +: expected a number, got \"a\""
+    );
+    assert_eq!(
+        ev_err("(define (f x) (g x))\n(f 1)"),
+        "t.reml:1:15: unbound variable: g"
+    );
     assert_eq!(ev_err("(5 3)"), "t.reml:1:1: not a procedure: 5");
-    assert_eq!(ev_err("  (error \"boom\" 'a \"b\")"), "t.reml:1:3: boom a \"b\"");
-    assert_eq!(ev_err("(errorf \"bad ~a: ~s\" 'x \"y\")"), "t.reml:1:1: bad x: \"y\"");
-    assert_eq!(ev_err("(car)"), "t.reml:1:1: car: expected 1 arguments, got 0");
-    assert_eq!(ev_err("(map car '(1))"), "t.reml:1:1: car: expected a pair, got 1");
+    assert_eq!(
+        ev_err("  (error \"boom\" 'a \"b\")"),
+        "t.reml:1:3: boom a \"b\""
+    );
+    assert_eq!(
+        ev_err("(errorf \"bad ~a: ~s\" 'x \"y\")"),
+        "t.reml:1:1: bad x: \"y\""
+    );
+    assert_eq!(
+        ev_err("(car)"),
+        "t.reml:1:1: car: expected 1 arguments, got 0"
+    );
+    assert_eq!(
+        ev_err("(map car '(1))"),
+        "t.reml:1:1: car: expected a pair, got 1"
+    );
     assert_eq!(ev_err("(raise 42)"), "t.reml:1:1: uncaught exception: 42");
-    assert_eq!(ev_err("(quotient 1 0)"), "t.reml:1:1: quotient: division by zero");
-    assert_eq!(ev_err("(* 9223372036854775807 2)"), "t.reml:1:1: *: integer overflow");
+    assert_eq!(
+        ev_err("(quotient 1 0)"),
+        "t.reml:1:1: quotient: division by zero"
+    );
+    assert_eq!(
+        ev_err("(* 9223372036854775807 2)"),
+        "t.reml:1:1: *: integer overflow"
+    );
 }
 
 #[test]
 fn tail_calls_run_in_constant_space() {
     let (mut it, _, _) = interp();
-    it.set_limits(Limits { max_depth: 100, ..Limits::default() });
+    it.set_limits(Limits {
+        max_depth: 100,
+        ..Limits::default()
+    });
     let before = crate::heap::live_bytes();
     let v = it
-        .eval_str("(define (loop i acc) (if (= i 0) acc (loop (- i 1) (+ acc 1)))) (loop 1000000 0)", "t.reml")
+        .eval_str(
+            "(define (loop i acc) (if (= i 0) acc (loop (- i 1) (+ acc 1)))) (loop 1000000 0)",
+            "t.reml",
+        )
         .unwrap();
     assert_eq!(v.to_string(), "1000000");
     // Frames of finished iterations are released: the heap is back near where it started.
     assert!(crate::heap::live_bytes() < before + 64 * 1024);
     let v = it
-        .eval_str("(let lp ((i 0)) (cond ((< i 1000000) (lp (+ i 1))) (else i)))", "t.reml")
+        .eval_str(
+            "(let lp ((i 0)) (cond ((< i 1000000) (lp (+ i 1))) (else i)))",
+            "t.reml",
+        )
         .unwrap();
     assert_eq!(v.to_string(), "1000000");
-    let v = it.eval_str("(do ((i 0 (+ i 1))) ((= i 1000000) 'done))", "t.reml").unwrap();
+    let v = it
+        .eval_str("(do ((i 0 (+ i 1))) ((= i 1000000) 'done))", "t.reml")
+        .unwrap();
     assert_eq!(v.to_string(), "done");
     let v = it
         .eval_str("(define (a n) (when (> n 0) (b (- n 1)))) (define (b n) (and #t (a n))) (a 1000000) 'ok", "t.reml")
@@ -258,11 +341,17 @@ fn tail_calls_run_in_constant_space() {
 #[test]
 fn step_budget() {
     let (mut it, _, _) = interp();
-    it.set_limits(Limits { max_steps: 100_000, ..Limits::default() });
+    it.set_limits(Limits {
+        max_steps: 100_000,
+        ..Limits::default()
+    });
     let e = it.eval_str("(define (f) (f))\n(f)", "t.reml").unwrap_err();
     assert_eq!(e.kind, ErrorKind::Steps);
     assert!(e.to_string().starts_with("t.reml:1:"), "{e}");
-    assert_eq!(e.to_string().rsplit(": ").next(), Some("step budget exceeded"));
+    assert_eq!(
+        e.to_string().rsplit(": ").next(),
+        Some("step budget exceeded")
+    );
 }
 
 #[test]
@@ -277,7 +366,10 @@ fn depth_budget() {
     assert!(e.ends_with("depth exceeded"), "{e}");
     let e = ev_err("(define (f n) (if (= n 0) 0 (+ 1 (f (- n 1))))) (f 1000000)");
     assert!(e.ends_with("depth exceeded"), "{e}");
-    assert_eq!(ev("(define (f n) (if (= n 0) 0 (+ 1 (f (- n 1))))) (f 50000)"), "50000");
+    assert_eq!(
+        ev("(define (f n) (if (= n 0) 0 (+ 1 (f (- n 1))))) (f 50000)"),
+        "50000"
+    );
 }
 
 /// Evaluate under `limits` and return the error text.
@@ -291,27 +383,43 @@ fn ev_err_limited(limits: Limits, src: &str) -> String {
 }
 
 fn small_heap() -> Limits {
-    Limits { max_heap_bytes: 8 << 20, ..Limits::default() }
+    Limits {
+        max_heap_bytes: 8 << 20,
+        ..Limits::default()
+    }
 }
 
 #[test]
 fn allocation_budget() {
     let ev_err = |s| ev_err_limited(small_heap(), s);
     let e = ev_err("(define (grow l) (grow (cons l l))) (grow '())");
-    assert!(e.ends_with("allocation budget exceeded") || e.ends_with("step budget exceeded"), "{e}");
+    assert!(
+        e.ends_with("allocation budget exceeded") || e.ends_with("step budget exceeded"),
+        "{e}"
+    );
     let e = ev_err("(define (dbl s) (dbl (string-append s s))) (dbl \"x\")");
     assert!(e.ends_with("allocation budget exceeded"), "{e}");
     let e = ev_err("(define (f l) (f (cons 1 l))) (f '())");
     assert!(e.ends_with("allocation budget exceeded"), "{e}");
     let e = ev_err("(iota 1000000000)");
     assert!(e.ends_with("allocation budget exceeded"), "{e}");
-    let e = ev_err("(define (dbl l n) (if (= n 0) l (dbl (append l l) (- n 1)))) (length (dbl '(1) 40))");
+    let e = ev_err(
+        "(define (dbl l n) (if (= n 0) l (dbl (append l l) (- n 1)))) (length (dbl '(1) 40))",
+    );
     assert!(e.ends_with("allocation budget exceeded"), "{e}");
 }
 
 #[test]
 fn exponential_structures_are_bounded() {
-    let ev_err = |s: &str| ev_err_limited(Limits { max_steps: 2_000_000, ..small_heap() }, s);
+    let ev_err = |s: &str| {
+        ev_err_limited(
+            Limits {
+                max_steps: 2_000_000,
+                ..small_heap()
+            },
+            s,
+        )
+    };
     let src = "(define (bomb x n) (if (= n 0) x (bomb (cons x x) (- n 1)))) (define b (bomb 1 80))";
     let e = ev_err(&format!("{src} (display b)"));
     assert!(e.ends_with("budget exceeded"), "{e}");
@@ -322,9 +430,14 @@ fn exponential_structures_are_bounded() {
 #[test]
 fn sleep_budget() {
     let (mut it, _, _) = interp();
-    it.set_limits(Limits { max_sleep: std::time::Duration::from_millis(30), ..Limits::default() });
+    it.set_limits(Limits {
+        max_sleep: std::time::Duration::from_millis(30),
+        ..Limits::default()
+    });
     assert!(it.eval_str("(sleep 0.01)", "t.reml").is_ok());
-    let e = it.eval_str("(let loop () (sleep 0.01) (loop))", "t.reml").unwrap_err();
+    let e = it
+        .eval_str("(let loop () (sleep 0.01) (loop))", "t.reml")
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Sleep);
     let e = it.eval_str("(sleep 100000)", "t.reml").unwrap_err();
     assert_eq!(e.kind, ErrorKind::Sleep);
@@ -333,7 +446,11 @@ fn sleep_budget() {
 #[test]
 fn timeout_budget() {
     let (mut it, _, _) = interp();
-    it.set_limits(Limits { timeout: Some(std::time::Duration::from_millis(50)), max_steps: u64::MAX, ..Limits::default() });
+    it.set_limits(Limits {
+        timeout: Some(std::time::Duration::from_millis(50)),
+        max_steps: u64::MAX,
+        ..Limits::default()
+    });
     let e = it.eval_str("(let loop () (loop))", "t.reml").unwrap_err();
     assert_eq!(e.kind, ErrorKind::Timeout);
 }
@@ -343,24 +460,45 @@ fn host_natives_with_keywords() {
     let (mut it, _, _) = interp();
     let seen: Rc<RefCell<Vec<String>>> = Rc::default();
     let s2 = seen.clone();
-    it.define_native_kw("service", 1, Some(1), &["image", "ports"], move |_, pos, kw| {
-        let name = pos[0].as_str().unwrap_or("?").to_string();
-        let image = kw.get("image").map(|v| v.to_string()).unwrap_or_default();
-        let ports = kw.get("ports").map(|v| v.to_string()).unwrap_or_default();
-        s2.borrow_mut().push(format!("{name} {image} {ports}"));
-        Ok(Value::host("service", name))
-    });
-    let v = it.eval_str("(service \"db\" :image \"x\" :ports '(1 2))", "t.reml").unwrap();
+    it.define_native_kw(
+        "service",
+        1,
+        Some(1),
+        &["image", "ports"],
+        move |_, pos, kw| {
+            let name = pos[0].as_str().unwrap_or("?").to_string();
+            let image = kw.get("image").map(|v| v.to_string()).unwrap_or_default();
+            let ports = kw.get("ports").map(|v| v.to_string()).unwrap_or_default();
+            s2.borrow_mut().push(format!("{name} {image} {ports}"));
+            Ok(Value::host("service", name))
+        },
+    );
+    let v = it
+        .eval_str("(service \"db\" :image \"x\" :ports '(1 2))", "t.reml")
+        .unwrap();
     assert_eq!(v.as_host::<String>().map(String::as_str), Some("db"));
     assert_eq!(v.to_string(), "#<service>");
     assert_eq!(seen.borrow().as_slice(), ["db \"x\" (1 2)"]);
-    let e = it.eval_str("(service \"db\" :bogus 1)", "t.reml").unwrap_err();
-    assert!(e.to_string().contains("service: unknown keyword :bogus"), "{e}");
-    let e = it.eval_str("(service \"db\" :image)", "t.reml").unwrap_err();
+    let e = it
+        .eval_str("(service \"db\" :bogus 1)", "t.reml")
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("service: unknown keyword :bogus"),
+        "{e}"
+    );
+    let e = it
+        .eval_str("(service \"db\" :image)", "t.reml")
+        .unwrap_err();
     assert!(e.to_string().contains("needs a value"), "{e}");
     let e = it.eval_str("(service)", "t.reml").unwrap_err();
-    assert!(e.to_string().contains("expected 1 positional arguments, got 0"), "{e}");
-    let e = it.eval_str("(service \"a\" :image 1 :image 2)", "t.reml").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("expected 1 positional arguments, got 0"),
+        "{e}"
+    );
+    let e = it
+        .eval_str("(service \"a\" :image 1 :image 2)", "t.reml")
+        .unwrap_err();
     assert!(e.to_string().contains("given twice"), "{e}");
 }
 
@@ -373,10 +511,20 @@ fn host_calls_back_into_closures() {
         h2.borrow_mut().push(a[0].clone());
         Ok(Value::Void)
     });
-    it.eval_str("(define n 0) (on-start (lambda (x) (set! n (+ n x)) n))", "t.reml").unwrap();
+    it.eval_str(
+        "(define n 0) (on-start (lambda (x) (set! n (+ n x)) n))",
+        "t.reml",
+    )
+    .unwrap();
     let hook = hooks.borrow()[0].clone();
-    assert_eq!(it.call(&hook, vec![Value::Int(5)]).unwrap().to_string(), "5");
-    assert_eq!(it.call(&hook, vec![Value::Int(2)]).unwrap().to_string(), "7");
+    assert_eq!(
+        it.call(&hook, vec![Value::Int(5)]).unwrap().to_string(),
+        "5"
+    );
+    assert_eq!(
+        it.call(&hook, vec![Value::Int(2)]).unwrap().to_string(),
+        "7"
+    );
     let e = it.call(&hook, vec![]).unwrap_err();
     assert!(e.to_string().contains("expected 1 arguments"));
     // A native calling back into the evaluator.
@@ -385,7 +533,12 @@ fn host_calls_back_into_closures() {
         let x = it.call(&f, vec![Value::Int(1)])?;
         it.call(&f, vec![x])
     });
-    assert_eq!(it.eval_str("(twice (lambda (x) (* x 10)))", "t.reml").unwrap().to_string(), "100");
+    assert_eq!(
+        it.eval_str("(twice (lambda (x) (* x 10)))", "t.reml")
+            .unwrap()
+            .to_string(),
+        "100"
+    );
     assert_eq!(it.lookup("n").unwrap().to_string(), "7");
 }
 
@@ -393,7 +546,9 @@ fn host_calls_back_into_closures() {
 fn reentrant_recursion_is_bounded() {
     let (mut it, _, _) = interp();
     it.define_native("call", 1, Some(1), |it, a| it.call(&a[0], vec![]));
-    let e = it.eval_str("(define (f) (call f)) (f)", "t.reml").unwrap_err();
+    let e = it
+        .eval_str("(define (f) (call f)) (f)", "t.reml")
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Depth);
 }
 
@@ -401,7 +556,10 @@ fn reentrant_recursion_is_bounded() {
 fn results_and_values() {
     let (mut it, _, _) = interp();
     let all = it.eval_str_all("1 (+ 1 1) 'three", "t.reml").unwrap();
-    assert_eq!(all.iter().map(Value::to_string).collect::<Vec<_>>(), ["1", "2", "three"]);
+    assert_eq!(
+        all.iter().map(Value::to_string).collect::<Vec<_>>(),
+        ["1", "2", "three"]
+    );
     it.define("answer", Value::Int(42));
     assert_eq!(it.eval_str("answer", "t.reml").unwrap().to_string(), "42");
     assert!(it.usage().steps < 10);
@@ -424,7 +582,10 @@ fn eval_file_reports_file_positions() {
     std::fs::write(&f, "(display 1)\n  (car '())\n").unwrap();
     let (mut it, out, _) = interp();
     let e = it.eval_file(&f).unwrap_err();
-    assert_eq!(e.to_string(), format!("{}:2:3: car: expected a pair, got ()", f.display()));
+    assert_eq!(
+        e.to_string(),
+        format!("{}:2:3: car: expected a pair, got ()", f.display())
+    );
     assert_eq!(out.text(), "1");
     let missing = it.eval_file(&dir.join("nope.reml")).unwrap_err();
     assert!(missing.to_string().contains("cannot read"));
@@ -434,15 +595,30 @@ fn eval_file_reports_file_positions() {
 fn env_lookup_is_injectable() {
     let (mut it, _, _) = interp();
     it.set_env_lookup(Box::new(|k| (k == "HOME").then(|| "/home/x".to_string())));
-    assert_eq!(it.eval_str("(env \"HOME\")", "t.reml").unwrap().to_string(), "\"/home/x\"");
-    assert_eq!(it.eval_str("(env \"NOPE\")", "t.reml").unwrap().to_string(), "#f");
-    assert_eq!(it.eval_str("(env \"NOPE\" \"d\")", "t.reml").unwrap().to_string(), "\"d\"");
+    assert_eq!(
+        it.eval_str("(env \"HOME\")", "t.reml").unwrap().to_string(),
+        "\"/home/x\""
+    );
+    assert_eq!(
+        it.eval_str("(env \"NOPE\")", "t.reml").unwrap().to_string(),
+        "#f"
+    );
+    assert_eq!(
+        it.eval_str("(env \"NOPE\" \"d\")", "t.reml")
+            .unwrap()
+            .to_string(),
+        "\"d\""
+    );
 }
 
 #[test]
 fn logf_goes_to_error_stream() {
     let (mut it, out, err) = interp();
-    it.eval_str("(logf \"starting ~a (~s)\" 'db \"x\") (display 1)", "t.reml").unwrap();
+    it.eval_str(
+        "(logf \"starting ~a (~s)\" 'db \"x\") (display 1)",
+        "t.reml",
+    )
+    .unwrap();
     assert_eq!(err.text(), "starting db (\"x\")\n");
     assert_eq!(out.text(), "1");
 }

@@ -50,7 +50,13 @@ fn lists_dotted_and_quotes() {
 
 #[test]
 fn comments() {
-    let v = read_str("; line\n1 #| block #| nested |# |# 2 #;(skipped) 3", 0, 100, BIG).unwrap();
+    let v = read_str(
+        "; line\n1 #| block #| nested |# |# 2 #;(skipped) 3",
+        0,
+        100,
+        BIG,
+    )
+    .unwrap();
     assert_eq!(v.len(), 3);
     assert_eq!(write_string(&read1("(a #;b c)")), "(a c)");
 }
@@ -67,16 +73,28 @@ fn positions_on_pairs() {
 #[test]
 fn errors_are_positioned() {
     assert_eq!(read_err("(a\n  \"abc"), "r.reml:2:3: unterminated string");
-    assert_eq!(read_err("  )"), "r.reml:1:3: unexpected ')' with no open list");
-    assert_eq!(read_err("(a (b)"), "r.reml:1:1: unclosed '(': missing ')' before end of input");
+    assert_eq!(
+        read_err("  )"),
+        "r.reml:1:3: unexpected ')' with no open list"
+    );
+    assert_eq!(
+        read_err("(a (b)"),
+        "r.reml:1:1: unclosed '(': missing ')' before end of input"
+    );
     assert!(read_err("(a]").starts_with("r.reml:1:3: mismatched ']'"));
     assert_eq!(read_err("(. a)"), "r.reml:1:2: unexpected '.'");
     assert_eq!(read_err("(a . )"), "r.reml:1:6: missing datum after '.'");
-    assert_eq!(read_err("(a . b c)"), "r.reml:1:8: more than one datum after '.'");
+    assert_eq!(
+        read_err("(a . b c)"),
+        "r.reml:1:8: more than one datum after '.'"
+    );
     assert_eq!(read_err("#x"), "r.reml:1:1: unknown syntax '#x'");
     assert_eq!(read_err("\"\\q\""), "r.reml:1:2: unknown escape '\\q'");
     assert!(read_err("'").contains("unexpected end of input"));
-    assert_eq!(read_err("x #| open"), "r.reml:1:3: unterminated block comment");
+    assert_eq!(
+        read_err("x #| open"),
+        "r.reml:1:3: unterminated block comment"
+    );
 }
 
 #[test]
@@ -90,10 +108,16 @@ fn invalid_utf8() {
 fn huge_numbers_are_errors() {
     let digits = "9".repeat(10_000_000);
     let e = read_err(&digits);
-    assert!(e.starts_with("r.reml:1:1: integer literal out of range"), "{e}");
+    assert!(
+        e.starts_with("r.reml:1:1: integer literal out of range"),
+        "{e}"
+    );
     assert!(e.len() < 200);
     assert!(read_err("1e999").contains("float literal out of range"));
-    assert_eq!(write_string(&read1("9223372036854775807")), "9223372036854775807");
+    assert_eq!(
+        write_string(&read1("9223372036854775807")),
+        "9223372036854775807"
+    );
     assert!(read_err("9223372036854775808").contains("out of range"));
 }
 
