@@ -525,17 +525,15 @@ fn named_let(name: Symbol, rest: &Value, env: Env) -> Result<Ctl> {
         vars.push(Value::Sym(s));
         inits.push(init.unwrap_or(Value::Void));
     }
-    let lambda = Value::cons(
-        Value::Sym(sy::LAMBDA),
-        Value::cons(list_from(vars), r.cdr.clone()),
-    );
-    let letrec = list_from(vec![
-        Value::Sym(sy::LETREC),
-        list_from(vec![list_from(vec![Value::Sym(name), lambda])]),
-        Value::Sym(name),
-    ]);
+    let (params, rest) = parse_params(&list_from(vars))?;
+    if r.cdr.list_to_vec().is_none() {
+        return Err(Error::syntax("let: body must be a proper list"));
+    }
+    // The loop procedure binds its own name in each call frame instead of living in a
+    // frame it captures: no reference cycle, so finished loops are freed.
+    let c = Closure::new_self_named(params, rest, r.cdr.clone(), env.clone(), name);
     Ok(Ctl::Eval(
-        Value::cons_at(letrec, list_from(inits), r.pos),
+        Value::cons_at(Value::Closure(c), list_from(inits), r.pos),
         env,
     ))
 }

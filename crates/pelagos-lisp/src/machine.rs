@@ -371,7 +371,10 @@ impl Machine {
             ))
             .at(pos));
         }
-        let mut vars = Vec::with_capacity(n + usize::from(c.rest.is_some()));
+        let mut vars = Vec::with_capacity(n + 2);
+        if let Some(me) = c.self_name {
+            vars.push((me, Value::Closure(c.clone())));
+        }
         let mut args = args.into_iter();
         for (p, a) in c.params.iter().zip(args.by_ref()) {
             vars.push((*p, a));

@@ -99,7 +99,7 @@ pub type Env = Option<Rc<EnvFrame>>;
 impl EnvFrame {
     /// A new frame with `vars` whose parent is `parent`.
     pub(crate) fn new(vars: Vec<(Symbol, Value)>, parent: Env) -> Rc<EnvFrame> {
-        heap::alloc(heap::FRAME_BYTES + vars.capacity() * heap::BINDING_BYTES);
+        heap::alloc(heap::FRAME_BYTES + vars.len() * heap::BINDING_BYTES);
         Rc::new(EnvFrame {
             vars: RefCell::new(vars),
             parent,
@@ -138,9 +138,29 @@ pub struct Closure {
     pub(crate) rest: Option<Symbol>,
     pub(crate) body: Value,
     pub(crate) env: Env,
+    /// A name bound to the closure itself in every call frame (named `let`).
+    pub(crate) self_name: Option<Symbol>,
 }
 
 impl Closure {
+    pub(crate) fn new_self_named(
+        params: Vec<Symbol>,
+        rest: Option<Symbol>,
+        body: Value,
+        env: Env,
+        name: Symbol,
+    ) -> Rc<Closure> {
+        heap::alloc(heap::CLOSURE_BYTES + params.len() * 4);
+        Rc::new(Closure {
+            name: RefCell::new(Some(name)),
+            params,
+            rest,
+            body,
+            env,
+            self_name: Some(name),
+        })
+    }
+
     pub(crate) fn new(
         params: Vec<Symbol>,
         rest: Option<Symbol>,
@@ -154,6 +174,7 @@ impl Closure {
             rest,
             body,
             env,
+            self_name: None,
         })
     }
 

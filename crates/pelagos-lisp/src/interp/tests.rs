@@ -622,3 +622,24 @@ fn logf_goes_to_error_stream() {
     assert_eq!(err.text(), "starting db (\"x\")\n");
     assert_eq!(out.text(), "1");
 }
+
+#[test]
+fn finished_named_let_and_do_loops_are_freed() {
+    let (mut it, _, _) = interp();
+    it.eval_str(
+        "(define (sum l) (let loop ((l l) (acc 0)) (if (null? l) acc (loop (cdr l) (+ acc (car l))))))",
+        "t.reml",
+    )
+    .unwrap();
+    let before = crate::heap::live_bytes();
+    let v = it
+        .eval_str(
+            "(do ((i 0 (+ i 1)) (t 0 (+ t (sum '(1 2 3))))) ((= i 100000) t))",
+            "t.reml",
+        )
+        .unwrap();
+    assert_eq!(v.to_string(), "600000");
+    assert!(crate::heap::live_bytes() < before + 64 * 1024);
+    assert_eq!(ev("(let loop ((loop 5)) loop)"), "5");
+    assert_eq!(ev("(define f (let loop ((i 0)) (lambda () i))) (f)"), "0");
+}
