@@ -300,6 +300,9 @@ impl Interp {
 
     /// Write program output (`display`).
     pub(crate) fn write_out(&mut self, s: &str) -> Result<()> {
+        // Output costs steps by size, so a loop printing a huge string cannot run long
+        // on a handful of steps.
+        self.charge(s.len() as u64 / 16)?;
         self.out
             .write_all(s.as_bytes())
             .map_err(|e| Error::new(ErrorKind::Io(format!("writing output: {e}"))))
@@ -307,6 +310,7 @@ impl Interp {
 
     /// Write a log line (`logf`).
     pub(crate) fn write_err(&mut self, s: &str) -> Result<()> {
+        self.charge(s.len() as u64 / 16)?;
         self.err
             .write_all(s.as_bytes())
             .and_then(|()| self.err.flush())
