@@ -174,6 +174,16 @@ impl Interp {
         self.globals.get(&Symbol::new(name)).cloned()
     }
 
+    /// The names of all global variables (builtins and definitions), sorted.
+    pub fn global_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = (0..self.globals.0.len())
+            .filter(|&i| self.globals.0[i].is_some())
+            .map(|i| Symbol(i as u32).name().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
     /// Register a native procedure taking `min..=max` arguments (`max` `None` = any).
     pub fn define_native<F>(&mut self, name: &str, min: usize, max: Option<usize>, f: F)
     where
