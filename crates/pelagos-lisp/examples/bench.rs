@@ -1,6 +1,7 @@
 //! Steps per second of the evaluator on a fib / loop / list-heavy program.
 //!
-//! Run with `cargo run --release -p pelagos-lisp --example bench`.
+//! Run with `cargo run --release -p pelagos-lisp --example bench [FILE.reml]`; with a
+//! file, that file is measured under the default limits instead.
 
 use pelagos_lisp::{Interp, Limits};
 use std::time::Instant;
@@ -25,6 +26,22 @@ const PROGRAMS: &[(&str, &str)] = &[
 ];
 
 fn main() {
+    if let Some(path) = std::env::args().nth(1) {
+        let mut it = Interp::new();
+        let t = Instant::now();
+        let result = it.eval_file(std::path::Path::new(&path));
+        let secs = t.elapsed().as_secs_f64();
+        let steps = it.usage().steps;
+        println!(
+            "{path}: {steps} steps in {secs:.3} s, {:.2} M steps/s: {}",
+            steps as f64 / secs / 1e6,
+            match result {
+                Ok(v) => v.to_string(),
+                Err(e) => e.to_string(),
+            }
+        );
+        return;
+    }
     let limits = Limits {
         max_steps: u64::MAX,
         ..Limits::default()

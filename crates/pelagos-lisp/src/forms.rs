@@ -304,15 +304,16 @@ pub(crate) fn define(it: &mut Interp, sym: Symbol, v: Value, env: &Env) {
 }
 
 /// Assign an existing binding.
-pub(crate) fn set(it: &mut Interp, sym: Symbol, v: Value, env: &Env) -> Result<()> {
+pub(crate) fn set(it: &mut Interp, sym: Symbol, mut v: Value, env: &Env) -> Result<()> {
     let mut cur = env;
     while let Some(frame) = cur {
-        let mut vars = frame.vars.borrow_mut();
-        if let Some(slot) = vars.iter_mut().rev().find(|(s, _)| *s == sym) {
-            slot.1 = v;
-            return Ok(());
+        match frame.set(sym, v) {
+            Ok(old) => {
+                drop(old);
+                return Ok(());
+            }
+            Err(back) => v = back,
         }
-        drop(vars);
         cur = &frame.parent;
     }
     match it.globals.get_mut(&sym) {
@@ -551,7 +552,7 @@ pub(crate) fn continue_let(
     loop {
         match rest {
             Value::Nil => {
-                let frame = EnvFrame::new(names.into_iter().zip(vals).collect(), env);
+                let frame = EnvFrame::from_parts(names, vals, env);
                 return m.eval_body(it, body, Some(frame));
             }
             Value::Pair(p) => {

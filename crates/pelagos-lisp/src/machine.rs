@@ -220,8 +220,8 @@ impl Machine {
     pub(crate) fn lookup(it: &Interp, sym: Symbol, env: &Env) -> Result<Value> {
         let mut cur = env;
         while let Some(frame) = cur {
-            if let Some((_, v)) = frame.vars.borrow().iter().rev().find(|(s, _)| *s == sym) {
-                return Ok(v.clone());
+            if let Some(v) = frame.get(sym) {
+                return Ok(v);
             }
             cur = &frame.parent;
         }
@@ -371,20 +371,20 @@ impl Machine {
             ))
             .at(pos));
         }
-        let mut vars = Vec::with_capacity(n + 2);
-        if let Some(me) = c.self_name {
-            vars.push((me, Value::Closure(c.clone())));
-        }
-        let mut args = args.into_iter();
-        for (p, a) in c.params.iter().zip(args.by_ref()) {
-            vars.push((*p, a));
-        }
-        if let Some(r) = c.rest {
-            let rest: Vec<Value> = args.collect();
+        let mut vals = args;
+        if let Some(_r) = c.rest {
+            let rest: Vec<Value> = vals.split_off(n);
             it.reserve(rest.len() * crate::heap::PAIR_BYTES)?;
-            vars.push((r, list_from(rest)));
+            vals.push(list_from(rest));
         }
-        let env = Some(EnvFrame::new(vars, c.env.clone()));
+        if c.self_name.is_some() {
+            vals.push(Value::Closure(c.clone()));
+        }
+        let env = Some(EnvFrame::with_names(
+            c.frame_names.clone(),
+            vals,
+            c.env.clone(),
+        ));
         self.eval_body(it, c.body.clone(), env)
     }
 
@@ -488,5 +488,20 @@ pub(crate) fn clip(v: &Value) -> String {
         format!("{}...", s.chars().take(60).collect::<String>())
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn sizes() {
+        eprintln!(
+            "K={} Ctl={} Error={} Value={} ResultCtl={}",
+            std::mem::size_of::<super::K>(),
+            std::mem::size_of::<super::Ctl>(),
+            std::mem::size_of::<crate::Error>(),
+            std::mem::size_of::<crate::Value>(),
+            std::mem::size_of::<crate::Result<super::Ctl>>()
+        );
     }
 }

@@ -87,9 +87,31 @@ impl Drop for LStr {
     }
 }
 
-/// An environment frame: local bindings and the enclosing frame (`None` = globals).
+/// The names of a frame: shared with the closure for call frames (no copy per call),
+/// owned once a `define` adds one.
+enum Names {
+    Shared(Rc<[Symbol]>),
+    Owned(Vec<Symbol>),
+}
+
+impl Names {
+    fn as_slice(&self) -> &[Symbol] {
+        match self {
+            Names::Shared(s) => s,
+            Names::Owned(v) => v,
+        }
+    }
+}
+
+struct FrameData {
+    names: Names,
+    vals: Vec<Value>,
+}
+
+/// An environment frame: local bindings (parallel name and value vectors; the first
+/// binding of a name wins) and the enclosing frame (`None` = globals).
 pub struct EnvFrame {
-    pub(crate) vars: RefCell<Vec<(Symbol, Value)>>,
+    data: RefCell<FrameData>,
     pub(crate) parent: Env,
 }
 
@@ -99,35 +121,72 @@ pub type Env = Option<Rc<EnvFrame>>;
 impl EnvFrame {
     /// A new frame with `vars` whose parent is `parent`.
     pub(crate) fn new(vars: Vec<(Symbol, Value)>, parent: Env) -> Rc<EnvFrame> {
-        heap::alloc(heap::FRAME_BYTES + vars.len() * heap::BINDING_BYTES);
+        let (names, vals): (Vec<Symbol>, Vec<Value>) = vars.into_iter().unzip();
+        Self::build(Names::Owned(names), vals, parent)
+    }
+
+    /// A frame binding `names[i]` to `vals[i]`.
+    pub(crate) fn from_parts(names: Vec<Symbol>, vals: Vec<Value>, parent: Env) -> Rc<EnvFrame> {
+        Self::build(Names::Owned(names), vals, parent)
+    }
+
+    /// A call frame: `vals[i]` is bound to `names[i]`.
+    pub(crate) fn with_names(names: Rc<[Symbol]>, vals: Vec<Value>, parent: Env) -> Rc<EnvFrame> {
+        Self::build(Names::Shared(names), vals, parent)
+    }
+
+    fn build(names: Names, vals: Vec<Value>, parent: Env) -> Rc<EnvFrame> {
+        heap::alloc(heap::FRAME_BYTES + vals.len() * heap::BINDING_BYTES);
         Rc::new(EnvFrame {
-            vars: RefCell::new(vars),
+            data: RefCell::new(FrameData { names, vals }),
             parent,
         })
     }
 
+    /// The value bound to `sym` in this frame.
+    pub(crate) fn get(&self, sym: Symbol) -> Option<Value> {
+        let d = self.data.borrow();
+        let i = d.names.as_slice().iter().position(|s| *s == sym)?;
+        d.vals.get(i).cloned()
+    }
+
+    /// Assign `sym` if this frame binds it; the old value is returned for dropping
+    /// outside the borrow.
+    pub(crate) fn set(&self, sym: Symbol, val: Value) -> Result<Value, Value> {
+        let mut d = self.data.borrow_mut();
+        match d.names.as_slice().iter().position(|s| *s == sym) {
+            Some(i) if i < d.vals.len() => Ok(std::mem::replace(&mut d.vals[i], val)),
+            _ => Err(val),
+        }
+    }
+
     /// Bind or rebind `sym` in this frame.
     pub(crate) fn define(&self, sym: Symbol, val: Value) {
-        let mut vars = self.vars.borrow_mut();
-        if let Some(slot) = vars.iter_mut().rev().find(|(s, _)| *s == sym) {
-            slot.1 = val;
-        } else {
-            heap::alloc(heap::BINDING_BYTES);
-            vars.push((sym, val));
-        }
+        let old = match self.set(sym, val) {
+            Ok(old) => old,
+            Err(val) => {
+                heap::alloc(heap::BINDING_BYTES);
+                let mut d = self.data.borrow_mut();
+                if let Names::Shared(s) = &d.names {
+                    d.names = Names::Owned(s.to_vec());
+                }
+                if let Names::Owned(v) = &mut d.names {
+                    v.push(sym);
+                }
+                d.vals.push(val);
+                Value::Nil
+            }
+        };
+        drop(old);
     }
 }
 
 impl Drop for EnvFrame {
     fn drop(&mut self) {
-        let vars = std::mem::take(self.vars.get_mut());
-        heap::release(heap::FRAME_BYTES + vars.len() * heap::BINDING_BYTES);
+        let vals = std::mem::take(&mut self.data.get_mut().vals);
+        heap::release(heap::FRAME_BYTES + vals.len() * heap::BINDING_BYTES);
         let parent = self.parent.take().map(Garbage::Env);
-        heap::dispose(
-            vars.into_iter()
-                .map(|(_, v)| Garbage::Value(v))
-                .chain(parent),
-        );
+        heap::dispose(vals.into_iter().map(Garbage::Value).chain(parent));
     }
 }
 
@@ -140,6 +199,17 @@ pub struct Closure {
     pub(crate) env: Env,
     /// A name bound to the closure itself in every call frame (named `let`).
     pub(crate) self_name: Option<Symbol>,
+    /// The names of a call frame: parameters, then the rest parameter, then `self_name`.
+    pub(crate) frame_names: Rc<[Symbol]>,
+}
+
+fn frame_names(params: &[Symbol], rest: Option<Symbol>, self_name: Option<Symbol>) -> Rc<[Symbol]> {
+    params
+        .iter()
+        .copied()
+        .chain(rest)
+        .chain(self_name)
+        .collect()
 }
 
 impl Closure {
@@ -153,6 +223,7 @@ impl Closure {
         heap::alloc(heap::CLOSURE_BYTES + params.len() * 4);
         Rc::new(Closure {
             name: RefCell::new(Some(name)),
+            frame_names: frame_names(&params, rest, Some(name)),
             params,
             rest,
             body,
@@ -170,6 +241,7 @@ impl Closure {
         heap::alloc(heap::CLOSURE_BYTES + params.len() * 4);
         Rc::new(Closure {
             name: RefCell::new(None),
+            frame_names: frame_names(&params, rest, None),
             params,
             rest,
             body,
