@@ -253,7 +253,7 @@ impl Machine {
                     self.push(it, K::Expand { env })?;
                     Ok(Ctl::Apply(Value::Closure(m), args, pos))
                 }
-                f => self.eval_args(it, f, Vec::new(), p.cdr.clone(), env, pos),
+                f => self.eval_args(it, f, args_vec(&p.cdr), p.cdr.clone(), env, pos),
             },
             Value::Pair(_) => {
                 self.push(
@@ -266,7 +266,7 @@ impl Machine {
                 )?;
                 Ok(Ctl::Eval(p.car.clone(), env))
             }
-            other => self.eval_args(it, other.clone(), Vec::new(), p.cdr.clone(), env, pos),
+            other => self.eval_args(it, other.clone(), args_vec(&p.cdr), p.cdr.clone(), env, pos),
         }
     }
 
@@ -396,7 +396,10 @@ impl Machine {
                 alt.map_or(Ctl::Ret(Value::Void), |a| Ctl::Eval(a, env))
             }),
             K::Seq { rest, env } => self.eval_body(it, rest, env),
-            K::Op { args, env, pos } => self.eval_args(it, v, Vec::new(), args, env, pos),
+            K::Op { args, env, pos } => {
+                let vals = args_vec(&args);
+                self.eval_args(it, v, vals, args, env, pos)
+            }
             K::Args {
                 f,
                 mut vals,
@@ -469,6 +472,18 @@ impl Machine {
             K::Hof(h) => hof::resume(self, it, h, v),
         }
     }
+}
+
+/// An argument vector with room for every argument of the call, so evaluating them
+/// never regrows it.
+fn args_vec(args: &Value) -> Vec<Value> {
+    let mut n = 0;
+    let mut cur = args;
+    while let Value::Pair(p) = cur {
+        n += 1;
+        cur = &p.cdr;
+    }
+    Vec::with_capacity(n)
 }
 
 /// Give an anonymous closure the name it is being bound to, for messages.
