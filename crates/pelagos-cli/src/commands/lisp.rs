@@ -22,10 +22,14 @@ pub struct LispArgs {
     /// Live heap budget in MiB.
     #[arg(long)]
     pub max_heap_mib: Option<usize>,
-    /// Wall-clock budget in seconds.
-    #[arg(long)]
-    pub timeout: Option<f64>,
+    /// Wall-clock budget of a file run in seconds (0 = none); the REPL has none.
+    #[arg(long, default_value_t = DEFAULT_TIMEOUT_SECS)]
+    pub timeout: f64,
 }
+
+/// A file run stops after this long even if its step budget is not yet spent (a loaded
+/// machine runs fewer steps per second).
+const DEFAULT_TIMEOUT_SECS: f64 = 8.0;
 
 /// Exit status of a program that failed (read error, runtime error or budget).
 const EXIT_ERROR: u8 = 1;
@@ -46,8 +50,8 @@ impl LispArgs {
         if let Some(h) = self.max_heap_mib {
             l.max_heap_bytes = h.saturating_mul(1 << 20);
         }
-        if let Some(t) = self.timeout.filter(|t| t.is_finite() && *t >= 0.0) {
-            l.timeout = Some(Duration::from_secs_f64(t.min(1e9)));
+        if self.timeout.is_finite() && self.timeout > 0.0 {
+            l.timeout = Some(Duration::from_secs_f64(self.timeout.min(1e9)));
         }
         l
     }
@@ -55,10 +59,13 @@ impl LispArgs {
 
 /// Evaluate a file, or start the REPL.
 pub fn run(args: LispArgs) -> ExitCode {
-    let limits = args.limits();
+    let mut limits = args.limits();
     match args.file {
         Some(path) => on_eval_thread(move || run_file(path, limits)),
-        None => on_eval_thread(move || run_repl(limits)),
+        None => {
+            limits.timeout = None;
+            on_eval_thread(move || run_repl(limits))
+        }
     }
 }
 
