@@ -216,3 +216,13 @@ fn repl_prints_results_and_survives_errors() {
         );
     }
 }
+
+#[test]
+fn endless_source_is_cut_at_the_heap_budget() {
+    let out = Command::new(pelagos())
+        .args(["lisp", "--max-heap-mib", "8", "/dev/zero"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "/dev/zero:1:1: allocation budget exceeded\n");
+}

@@ -245,8 +245,15 @@ impl Interp {
     /// Read and evaluate a file; the last value.
     pub fn eval_file(&mut self, path: &Path) -> Result<Value> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path)
+        let bytes = read_limited(path, self.limits.max_heap_bytes)
             .map_err(|e| Error::new(ErrorKind::Io(format!("{name}: cannot read: {e}"))))?;
+        let Some(bytes) = bytes else {
+            return Err(Error::new(ErrorKind::Alloc).at(Pos {
+                file: intern_file(&name),
+                line: 1,
+                col: 1,
+            }));
+        };
         let file = intern_file(&name);
         let forms = reader::read_bytes(
             &bytes,
@@ -346,6 +353,16 @@ impl Interp {
         std::thread::sleep(d);
         Ok(())
     }
+}
+
+/// The file's bytes, or `None` if it is larger than `limit` (a source bigger than the
+/// allocation budget cannot be a sensible program, and `/dev/zero` never ends).
+fn read_limited(path: &Path, limit: usize) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    std::fs::File::open(path)?.take(cap).read_to_end(&mut buf)?;
+    Ok((buf.len() <= limit).then_some(buf))
 }
 
 /// `"expected 2"`, `"2 to 3"`, `"at least 1"`.

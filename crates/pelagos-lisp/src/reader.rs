@@ -74,9 +74,11 @@ fn is_delim(b: u8) -> bool {
 impl<'a> Reader<'a> {
     /// A reader over `src`, attributing positions to file index `file`.
     pub fn new(src: &'a str, file: u32, max_nesting: usize, max_heap: usize) -> Self {
+        // A byte-order mark is not part of the program.
+        let start = if src.starts_with('\u{feff}') { 3 } else { 0 };
         Reader {
             src: src.as_bytes(),
-            i: 0,
+            i: start,
             line: 1,
             col: 1,
             file,
@@ -124,7 +126,13 @@ impl<'a> Reader<'a> {
                 Some(b) if b.is_ascii_whitespace() => {
                     self.bump();
                 }
-                Some(b';') => {
+                // `;` comments, and a `#!` interpreter line at the very start.
+                Some(b';') | Some(b'#')
+                    if self.peek() == Some(b';')
+                        || (self.line == 1
+                            && self.col == 1
+                            && self.src.get(self.i + 1) == Some(&b'!')) =>
+                {
                     while let Some(b) = self.bump() {
                         if b == b'\n' {
                             break;

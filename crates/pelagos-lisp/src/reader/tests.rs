@@ -147,3 +147,13 @@ fn number_shapes() {
         assert!(parse_number(s).is_none(), "{s}");
     }
 }
+
+#[test]
+fn shebang_and_bom_are_skipped() {
+    let v = read_str("#!/usr/bin/env pelagos lisp\n(a)", 0, 100, BIG).unwrap();
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].pos().line, 2);
+    let v = read_str("\u{feff}(b)", 0, 100, BIG).unwrap();
+    assert_eq!(write_string(&v[0]), "(b)");
+    assert!(read_str("(a) #!x", 0, 100, BIG).is_err());
+}
