@@ -61,7 +61,13 @@ pub struct Reader<'a> {
     file: u32,
     max_nesting: usize,
     max_heap: usize,
+    /// Data read but not yet built into pairs (list items, finished top-level data):
+    /// they are not on the language heap yet, so the heap budget check adds them.
+    held: usize,
 }
+
+/// Bytes charged per held datum (the value and its position in a vector).
+const HELD_BYTES: usize = 48;
 
 fn err(msg: impl Into<String>, pos: Pos) -> Error {
     Error::new(ErrorKind::Read(msg.into())).at(pos)
@@ -84,7 +90,17 @@ impl<'a> Reader<'a> {
             file,
             max_nesting,
             max_heap,
+            held: 0,
         }
+    }
+
+    /// Fail once the data read so far would exceed the heap budget.
+    fn check_heap(&self, pos: Pos) -> Result<()> {
+        let held = self.held.saturating_mul(HELD_BYTES);
+        if heap::live_bytes().saturating_add(held) > self.max_heap {
+            return Err(Error::new(ErrorKind::Alloc).at(pos));
+        }
+        Ok(())
     }
 
     fn pos(&self) -> Pos {
@@ -116,6 +132,10 @@ impl<'a> Reader<'a> {
         let mut out = Vec::new();
         while let Some(v) = self.next_datum()? {
             out.push(v);
+            self.held += 1;
+            if self.held & 0x3FF == 0 {
+                self.check_heap(self.pos())?;
+            }
         }
         Ok(out)
     }
@@ -243,10 +263,7 @@ impl<'a> Reader<'a> {
         if depth >= self.max_nesting {
             return Err(Error::new(ErrorKind::Depth).at(pos));
         }
-        if heap::live_bytes() > self.max_heap {
-            return Err(Error::new(ErrorKind::Alloc).at(pos));
-        }
-        Ok(())
+        self.check_heap(pos)
     }
 
     /// Hand a finished datum to the innermost open construct; `Some` when it is top-level.
@@ -274,6 +291,10 @@ impl<'a> Reader<'a> {
                 Some(Open::List {
                     items, tail, dot, ..
                 }) => {
+                    self.held += 1;
+                    if self.held & 0x3FF == 0 {
+                        self.check_heap(pos)?;
+                    }
                     if *dot {
                         if tail.is_some() {
                             return Err(err("more than one datum after '.'", pos));
@@ -311,6 +332,7 @@ impl<'a> Reader<'a> {
                 }
                 let mut acc = tail.unwrap_or(Value::Nil);
                 let n = items.len();
+                self.held = self.held.saturating_sub(n + usize::from(dot));
                 for (k, (v, p)) in items.into_iter().rev().enumerate() {
                     let cell_pos = if k + 1 == n { lpos } else { p };
                     acc = Value::cons_at(v, acc, cell_pos);

@@ -157,3 +157,15 @@ fn shebang_and_bom_are_skipped() {
     assert_eq!(write_string(&v[0]), "(b)");
     assert!(read_str("(a) #!x", 0, 100, BIG).is_err());
 }
+
+#[test]
+fn flat_lists_of_atoms_are_bounded_by_the_heap_budget() {
+    let src = format!("({})", "a ".repeat(2_000_000));
+    let e = read_str(&src, 0, 100, 8 << 20).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Alloc);
+    let top = "1 ".repeat(2_000_000);
+    assert_eq!(
+        read_str(&top, 0, 100, 8 << 20).unwrap_err().kind,
+        ErrorKind::Alloc
+    );
+}
