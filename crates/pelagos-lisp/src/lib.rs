@@ -4,6 +4,9 @@
 //!
 //! Every evaluation runs under [`Limits`] (steps, depth, heap, nesting, sleep, time), so
 //! a hostile program ends with a positioned error instead of exhausting the machine.
+//!
+//! The crate README follows (its examples are compiled as doctests).
+#![doc = include_str!("../README.md")]
 
 mod builtins;
 mod error;

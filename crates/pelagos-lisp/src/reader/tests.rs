@@ -1,3 +1,5 @@
+//! Reader tests: atoms, strings, lists, comments, positions, errors and limits.
+
 use super::*;
 use crate::pos::intern_file;
 use crate::printer::write_string;
