@@ -224,5 +224,8 @@ fn endless_source_is_cut_at_the_heap_budget() {
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "/dev/zero:1:1: allocation budget exceeded\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "/dev/zero:1:1: allocation budget exceeded\n"
+    );
 }
