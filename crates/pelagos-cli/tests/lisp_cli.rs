@@ -93,6 +93,14 @@ fn corpus_programs_give_expected_output() {
 }
 
 #[test]
+fn exit_sets_the_status() {
+    let out = run_lisp(&corpus_dir(), "exit_status.reml");
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "partial output\n");
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
 fn million_parens_is_depth_exceeded() {
     let tmp = TempDir::new("parens");
     std::fs::write(tmp.0.join("parens.reml"), "(".repeat(1_000_000)).expect("write");

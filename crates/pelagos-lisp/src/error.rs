@@ -43,6 +43,9 @@ pub enum ErrorKind {
     /// A host function failed.
     #[error("{0}")]
     Host(String),
+    /// `(exit code)`: the program asked to stop with this status.
+    #[error("exit {0}")]
+    Exit(i32),
     /// Reading a source file or writing output failed.
     #[error("{0}")]
     Io(String),
@@ -102,6 +105,7 @@ impl Error {
                 | ErrorKind::Alloc
                 | ErrorKind::Sleep
                 | ErrorKind::Timeout
+                | ErrorKind::Exit(_)
         )
     }
 

@@ -29,7 +29,7 @@ pub struct LispArgs {
 
 /// A file run stops after this long even if its step budget is not yet spent (a loaded
 /// machine runs fewer steps per second).
-const DEFAULT_TIMEOUT_SECS: f64 = 8.0;
+const DEFAULT_TIMEOUT_SECS: f64 = 9.0;
 
 /// Exit status of a program that failed (read error, runtime error or budget).
 const EXIT_ERROR: u8 = 1;
@@ -96,10 +96,19 @@ fn run_file(path: PathBuf, limits: Limits) -> ExitCode {
     let flushed = it.flush();
     match result.and(flushed) {
         Ok(_) => ExitCode::SUCCESS,
+        Err(e) if matches!(e.kind, ErrorKind::Exit(_)) => exit_code(&e.kind),
         Err(e) => {
             eprintln!("{e}");
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+/// The status `(exit code)` asked for, clamped to what a process can return.
+fn exit_code(kind: &ErrorKind) -> ExitCode {
+    match kind {
+        ErrorKind::Exit(c) => ExitCode::from(u8::try_from(*c).unwrap_or(EXIT_ERROR)),
+        _ => ExitCode::from(EXIT_ERROR),
     }
 }
 
@@ -162,6 +171,10 @@ fn run_repl(limits: Limits) -> ExitCode {
             match it.eval_value(form) {
                 Ok(Value::Void) => {}
                 Ok(v) => println!("{v}"),
+                Err(e) if matches!(e.kind, ErrorKind::Exit(_)) => {
+                    let _ = it.flush();
+                    return exit_code(&e.kind);
+                }
                 Err(e) => {
                     eprintln!("{e}");
                     break;

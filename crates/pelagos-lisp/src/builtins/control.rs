@@ -189,6 +189,17 @@ fn gensym(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
     Ok(Value::Sym(Symbol::new(&format!(" {prefix}{}", it.gensyms))))
 }
 
+/// `(exit [code])`: stop the program; `guard` cannot catch it. `#t`/no code is 0, `#f` 1.
+fn exit(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
+    let code = match a.first() {
+        None | Some(Value::Bool(true)) => 0,
+        Some(Value::Bool(false)) => 1,
+        Some(Value::Int(i)) => i32::try_from(*i).unwrap_or(1),
+        Some(other) => return Err(type_err("exit", "an integer or boolean", other)),
+    };
+    Err(Error::new(crate::error::ErrorKind::Exit(code)))
+}
+
 fn void(_: &mut Interp, _: Vec<Value>) -> Result<Value> {
     Ok(Value::Void)
 }
@@ -229,6 +240,7 @@ pub(super) fn install(it: &mut Interp) {
         ("sleep", 1, Some(1), sleep),
         ("gensym", 0, Some(1), gensym),
         ("void", 0, None, void),
+        ("exit", 0, Some(1), exit),
     ];
     for (name, min, max, f) in table {
         def(it, name, *min, *max, *f);

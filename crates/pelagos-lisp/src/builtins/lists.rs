@@ -91,7 +91,7 @@ fn last_pair(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
     let mut cur = a[0].clone();
     loop {
         let Value::Pair(p) = &cur else {
-            return Err(type_err("last-pair", "a pair", &a[0]));
+            return Err(type_err("last-pair", "a non-empty list", &a[0]));
         };
         if !matches!(p.cdr, Value::Pair(_)) {
             return Ok(cur);
@@ -234,6 +234,87 @@ fn sort(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
     Ok(list_from(v))
 }
 
+fn pred_arg(name: &str, v: &Value) -> Result<Value> {
+    if v.is_procedure() {
+        Ok(v.clone())
+    } else {
+        Err(type_err(name, "a procedure", v))
+    }
+}
+
+/// `(any pred list)`: the first true `(pred x)`, or `#f`.
+fn any(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
+    let f = pred_arg("any", &a[0])?;
+    for x in list_arg(it, "any", &a[1])? {
+        let r = it.call(&f, vec![x])?;
+        if r.is_true() {
+            return Ok(r);
+        }
+    }
+    Ok(Value::Bool(false))
+}
+
+/// `(every pred list)`: `#f` at the first false `(pred x)`, else the last result (`#t`
+/// for an empty list).
+fn every(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
+    let f = pred_arg("every", &a[0])?;
+    let mut last = Value::Bool(true);
+    for x in list_arg(it, "every", &a[1])? {
+        last = it.call(&f, vec![x])?;
+        if !last.is_true() {
+            return Ok(last);
+        }
+    }
+    Ok(last)
+}
+
+/// `(remove pred list)`: the elements for which `pred` is false.
+fn remove(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
+    let f = pred_arg("remove", &a[0])?;
+    let mut keep = Vec::new();
+    for x in list_arg(it, "remove", &a[1])? {
+        if !it.call(&f, vec![x.clone()])?.is_true() {
+            keep.push(x);
+        }
+    }
+    it.reserve(keep.len() * PAIR_BYTES)?;
+    Ok(list_from(keep))
+}
+
+/// `(reduce f initial list)`: `(f x acc)` left to right starting from the first element;
+/// `initial` for an empty list.
+fn reduce(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
+    let f = pred_arg("reduce", &a[0])?;
+    let mut items = list_arg(it, "reduce", &a[2])?.into_iter();
+    let Some(mut acc) = items.next() else {
+        return Ok(a[1].clone());
+    };
+    for x in items {
+        acc = it.call(&f, vec![x, acc])?;
+    }
+    Ok(acc)
+}
+
+/// `(delete x list)`: the elements not `equal?` to `x`.
+fn delete(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
+    let mut keep = Vec::new();
+    for x in list_arg(it, "delete", &a[1])? {
+        if !equal(it, &a[0], &x)? {
+            keep.push(x);
+        }
+    }
+    it.reserve(keep.len() * PAIR_BYTES)?;
+    Ok(list_from(keep))
+}
+
+/// `(last list)`: the last element of a non-empty list.
+fn last(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
+    match last_pair(it, a)? {
+        Value::Pair(p) => Ok(p.car.clone()),
+        other => Ok(other),
+    }
+}
+
 pub(super) fn install(it: &mut Interp) {
     let table: &[(&str, usize, Option<usize>, Builtin)] = &[
         ("cons", 2, Some(2), cons),
@@ -253,6 +334,12 @@ pub(super) fn install(it: &mut Interp) {
         ("iota", 1, Some(3), iota),
         ("list-copy", 1, Some(1), list_copy),
         ("sort", 2, Some(2), sort),
+        ("any", 2, Some(2), any),
+        ("every", 2, Some(2), every),
+        ("remove", 2, Some(2), remove),
+        ("reduce", 3, Some(3), reduce),
+        ("delete", 2, Some(2), delete),
+        ("last", 1, Some(1), last),
     ];
     for (name, min, max, f) in table {
         def(it, name, *min, *max, *f);

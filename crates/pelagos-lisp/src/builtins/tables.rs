@@ -152,6 +152,22 @@ fn update(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
     Ok(Value::Void)
 }
 
+/// `(hash-table-walk t proc)`: call `(proc key value)` for every entry, in key order.
+fn walk(it: &mut Interp, a: Vec<Value>) -> Result<Value> {
+    let t = table("hash-table-walk", &a[0])?;
+    let entries: Vec<(Value, Value)> = t
+        .map
+        .borrow()
+        .iter()
+        .map(|(k, v)| (k.to_value(), v.clone()))
+        .collect();
+    it.charge(entries.len() as u64)?;
+    for (k, v) in entries {
+        it.call(&a[1], vec![k, v])?;
+    }
+    Ok(Value::Void)
+}
+
 fn is_table(_: &mut Interp, a: Vec<Value>) -> Result<Value> {
     Ok(Value::Bool(matches!(a[0], Value::Table(_))))
 }
@@ -171,6 +187,7 @@ pub(super) fn install(it: &mut Interp) {
         ("hash-table->alist", 1, Some(1), to_alist),
         ("alist->hash-table", 1, Some(1), from_alist),
         ("hash-table-update!", 3, Some(4), update),
+        ("hash-table-walk", 2, Some(2), walk),
     ];
     for (name, min, max, f) in table {
         def(it, name, *min, *max, *f);

@@ -221,6 +221,48 @@ fn list_operations() {
 }
 
 #[test]
+fn list_helpers_with_procedures() {
+    check(&[
+        ("(any odd? '(2 4 5))", "#t"),
+        ("(any (lambda (x) (and (> x 2) (* x 10))) '(1 3 5))", "30"),
+        ("(any odd? '())", "#f"),
+        ("(every odd? '(1 3))", "#t"),
+        ("(every odd? '(1 2))", "#f"),
+        ("(every (lambda (x) x) '())", "#t"),
+        ("(remove odd? '(1 2 3 4))", "(2 4)"),
+        ("(reduce + 0 '(1 2 3))", "6"),
+        ("(reduce + 0 '())", "0"),
+        ("(reduce cons '() '(1 2 3))", "(3 2 . 1)"),
+        ("(delete 2 '(1 2 3 2))", "(1 3)"),
+        ("(last '(1 2 3))", "3"),
+        ("(define acc '()) (hash-table-walk (alist->hash-table '((a . 1) (b . 2))) (lambda (k v) (set! acc (cons (list k v) acc)))) acc", "((b 2) (a 1))"),
+    ]);
+    check_err(&[
+        ("(last '())", "last-pair: expected a non-empty list"),
+        ("(any 1 '(1))", "any: expected a procedure"),
+    ]);
+}
+
+#[test]
+fn exit_is_not_catchable() {
+    let (mut it, out, _) = crate::interp::tests::interp();
+    let e = it
+        .eval_str(
+            "(display 1) (guard (e (#t 'caught)) (exit 3)) (display 2)",
+            "t.reml",
+        )
+        .unwrap_err();
+    assert_eq!(e.kind, crate::ErrorKind::Exit(3));
+    assert_eq!(out.text(), "1");
+    for (src, code) in [("(exit)", 0), ("(exit #f)", 1), ("(exit 0)", 0)] {
+        assert_eq!(
+            it.eval_str(src, "t.reml").unwrap_err().kind,
+            crate::ErrorKind::Exit(code)
+        );
+    }
+}
+
+#[test]
 fn higher_order() {
     check(&[
         ("(map (lambda (x) (* x x)) '(1 2 3))", "(1 4 9)"),
