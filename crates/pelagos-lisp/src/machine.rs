@@ -276,12 +276,15 @@ impl Machine {
         it: &mut Interp,
         f: Value,
         mut vals: Vec<Value>,
-        mut rest: Value,
+        rest: Value,
         env: Env,
         pos: Pos,
     ) -> Result<Ctl> {
+        // Walk the argument list by reference: `rest` keeps it alive, so no reference
+        // count moves per argument.
+        let mut cur: &Value = &rest;
         loop {
-            let p = match rest {
+            let p = match cur {
                 Value::Nil => return Ok(Ctl::Apply(f, vals, pos)),
                 Value::Pair(p) => p,
                 _ => return Err(Error::syntax("improper argument list in call")),
@@ -290,12 +293,13 @@ impl Machine {
                 Value::Sym(s) => vals.push(Self::lookup(it, *s, &env).map_err(|e| e.at(p.pos))?),
                 Value::Pair(_) => {
                     let arg = p.car.clone();
+                    let next = p.cdr.clone();
                     self.push(
                         it,
                         K::Args {
                             f,
                             vals,
-                            rest: p.cdr.clone(),
+                            rest: next,
                             env: env.clone(),
                             pos,
                         },
@@ -304,7 +308,7 @@ impl Machine {
                 }
                 other => vals.push(other.clone()),
             }
-            rest = p.cdr.clone();
+            cur = &p.cdr;
         }
     }
 
