@@ -512,15 +512,12 @@ pub(crate) fn clip(v: &Value) -> String {
 
 #[cfg(test)]
 mod size_tests {
+    /// The hot loop moves these by value; keep them small.
     #[test]
-    fn sizes() {
-        eprintln!(
-            "K={} Ctl={} Error={} Value={} ResultCtl={}",
-            std::mem::size_of::<super::K>(),
-            std::mem::size_of::<super::Ctl>(),
-            std::mem::size_of::<crate::Error>(),
-            std::mem::size_of::<crate::Value>(),
-            std::mem::size_of::<crate::Result<super::Ctl>>()
-        );
+    fn hot_types_stay_small() {
+        assert_eq!(std::mem::size_of::<crate::Value>(), 16);
+        assert!(std::mem::size_of::<super::K>() <= 96);
+        assert!(std::mem::size_of::<super::Ctl>() <= 64);
+        assert!(std::mem::size_of::<crate::Result<super::Ctl>>() <= 80);
     }
 }
