@@ -81,7 +81,7 @@ impl Interner {
         }
         let rc: Rc<str> = Rc::from(name);
         // Interned names are never freed: charge them to the live-heap counter for good.
-        crate::heap::alloc(name.len() + 64);
+        crate::heap::alloc(name.len() + 112);
         let id = self.names.len() as u32;
         self.names.push(rc.clone());
         self.ids.insert(rc, id);
