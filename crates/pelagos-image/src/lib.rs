@@ -1,1 +1,10 @@
-//! Images: registry client, content store, layer unpacking.
+//! Images: registry client, content-addressed store, safe layer unpacking, bundles.
+
+pub mod digest;
+pub mod manifest;
+pub mod platform;
+pub mod reference;
+
+pub use digest::Digest;
+pub use platform::Platform;
+pub use reference::ImageRef;
