@@ -96,7 +96,11 @@ pub struct HashingWriter<W> {
 impl<W: Write> HashingWriter<W> {
     /// Wrap `inner`.
     pub fn new(inner: W) -> Self {
-        Self { inner, hasher: Sha256::new(), len: 0 }
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            len: 0,
+        }
     }
 
     /// Finish: return the inner writer, the digest and the byte count.
@@ -128,12 +132,19 @@ pub struct HashingReader<R> {
 impl<R: io::Read> HashingReader<R> {
     /// Wrap `inner`.
     pub fn new(inner: R) -> Self {
-        Self { inner, hasher: Sha256::new(), len: 0 }
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            len: 0,
+        }
     }
 
     /// Finish: the digest of everything read and the byte count.
     pub fn finish(self) -> (Digest, u64) {
-        (Digest(format!("sha256:{}", hex::encode(self.hasher.finalize()))), self.len)
+        (
+            Digest(format!("sha256:{}", hex::encode(self.hasher.finalize()))),
+            self.len,
+        )
     }
 }
 

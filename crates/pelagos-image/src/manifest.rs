@@ -134,21 +134,36 @@ pub fn parse_document(body: &[u8], content_type: Option<&str>) -> Result<Documen
         media_type: Option<String>,
         manifests: Option<serde_json::Value>,
     }
-    let probe: Probe = serde_json::from_slice(body)
-        .map_err(|source| ManifestError::Json { what: "manifest", source })?;
+    let probe: Probe = serde_json::from_slice(body).map_err(|source| ManifestError::Json {
+        what: "manifest",
+        source,
+    })?;
     let mt = probe
         .media_type
         .or_else(|| content_type.map(str::to_string))
         .unwrap_or_else(|| {
-            if probe.manifests.is_some() { OCI_INDEX } else { OCI_MANIFEST }.to_string()
+            if probe.manifests.is_some() {
+                OCI_INDEX
+            } else {
+                OCI_MANIFEST
+            }
+            .to_string()
         });
     match mt.as_str() {
-        OCI_INDEX | DOCKER_LIST => serde_json::from_slice(body)
-            .map(Document::Index)
-            .map_err(|source| ManifestError::Json { what: "image index", source }),
+        OCI_INDEX | DOCKER_LIST => {
+            serde_json::from_slice(body)
+                .map(Document::Index)
+                .map_err(|source| ManifestError::Json {
+                    what: "image index",
+                    source,
+                })
+        }
         OCI_MANIFEST | DOCKER_MANIFEST => serde_json::from_slice(body)
             .map(Document::Manifest)
-            .map_err(|source| ManifestError::Json { what: "image manifest", source }),
+            .map_err(|source| ManifestError::Json {
+                what: "image manifest",
+                source,
+            }),
         other => Err(ManifestError::MediaType(other.to_string())),
     }
 }
@@ -256,18 +271,29 @@ pub struct RunConfig {
 impl ImageConfig {
     /// Parse a config blob.
     pub fn parse(body: &[u8]) -> Result<Self, ManifestError> {
-        serde_json::from_slice(body).map_err(|source| ManifestError::Json { what: "image config", source })
+        serde_json::from_slice(body).map_err(|source| ManifestError::Json {
+            what: "image config",
+            source,
+        })
     }
 
     /// The validated diff_ids, checked against the manifest's layer count.
     pub fn diff_ids(&self, layers: usize) -> Result<Vec<Digest>, ManifestError> {
         if self.rootfs.diff_ids.len() != layers {
-            return Err(ManifestError::LayerCount { diff_ids: self.rootfs.diff_ids.len(), layers });
+            return Err(ManifestError::LayerCount {
+                diff_ids: self.rootfs.diff_ids.len(),
+                layers,
+            });
         }
         self.rootfs
             .diff_ids
             .iter()
-            .map(|d| Digest::parse(d).map_err(|source| ManifestError::Digest { what: "image config rootfs", source }))
+            .map(|d| {
+                Digest::parse(d).map_err(|source| ManifestError::Digest {
+                    what: "image config rootfs",
+                    source,
+                })
+            })
             .collect()
     }
 }
@@ -280,23 +306,51 @@ mod tests {
 
     #[test]
     fn classifies_documents() {
-        let m = format!(r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"x","digest":"{D}","size":1}},"layers":[]}}"#);
-        assert!(matches!(parse_document(m.as_bytes(), None).unwrap(), Document::Manifest(_)));
-        let i = format!(r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{D}","size":1,"platform":{{"os":"linux","architecture":"amd64"}}}}]}}"#);
-        assert!(matches!(parse_document(i.as_bytes(), None).unwrap(), Document::Index(_)));
+        let m = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{DOCKER_MANIFEST}","config":{{"mediaType":"x","digest":"{D}","size":1}},"layers":[]}}"#
+        );
+        assert!(matches!(
+            parse_document(m.as_bytes(), None).unwrap(),
+            Document::Manifest(_)
+        ));
+        let i = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{D}","size":1,"platform":{{"os":"linux","architecture":"amd64"}}}}]}}"#
+        );
+        assert!(matches!(
+            parse_document(i.as_bytes(), None).unwrap(),
+            Document::Index(_)
+        ));
         let bad = r#"{"schemaVersion":1,"mediaType":"application/vnd.docker.distribution.manifest.v1+prettyjws"}"#;
-        assert!(matches!(parse_document(bad.as_bytes(), None), Err(ManifestError::MediaType(_))));
+        assert!(matches!(
+            parse_document(bad.as_bytes(), None),
+            Err(ManifestError::MediaType(_))
+        ));
         assert!(parse_document(b"not json", None).is_err());
     }
 
     #[test]
     fn layer_types() {
-        let mut d = Descriptor { media_type: String::new(), digest: D.into(), size: 0, platform: None, annotations: BTreeMap::new() };
+        let mut d = Descriptor {
+            media_type: String::new(),
+            digest: D.into(),
+            size: 0,
+            platform: None,
+            annotations: BTreeMap::new(),
+        };
         for (mt, c) in [
             ("application/vnd.oci.image.layer.v1.tar", Compression::None),
-            ("application/vnd.oci.image.layer.v1.tar+gzip", Compression::Gzip),
-            ("application/vnd.docker.image.rootfs.diff.tar.gzip", Compression::Gzip),
-            ("application/vnd.oci.image.layer.v1.tar+zstd", Compression::Zstd),
+            (
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                Compression::Gzip,
+            ),
+            (
+                "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                Compression::Gzip,
+            ),
+            (
+                "application/vnd.oci.image.layer.v1.tar+zstd",
+                Compression::Zstd,
+            ),
         ] {
             d.media_type = mt.into();
             assert_eq!(layer_compression(&d).unwrap(), c);

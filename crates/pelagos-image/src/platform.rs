@@ -41,7 +41,8 @@ impl Platform {
     /// Parse `os/arch[/variant]`.
     pub fn parse(s: &str) -> Result<Self, PlatformError> {
         let parts: Vec<&str> = s.split('/').collect();
-        let ok = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let ok =
+            |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         match parts.as_slice() {
             [os, arch] if ok(os) && ok(arch) => Ok(Self::new(os, arch, None)),
             [os, arch, v] if ok(os) && ok(arch) && ok(v) => Ok(Self::new(os, arch, Some(v))),
@@ -100,13 +101,22 @@ impl fmt::Display for Platform {
 }
 
 fn is_attestation(d: &Descriptor) -> bool {
-    d.annotations.get("vnd.docker.reference.type").map(String::as_str) == Some("attestation-manifest")
-        || d.platform.as_ref().is_some_and(|p| p.os == "unknown" || p.architecture == "unknown")
+    d.annotations
+        .get("vnd.docker.reference.type")
+        .map(String::as_str)
+        == Some("attestation-manifest")
+        || d.platform
+            .as_ref()
+            .is_some_and(|p| p.os == "unknown" || p.architecture == "unknown")
 }
 
 /// Pick the manifest for `wanted` from an index. Among several matches an exact variant
 /// match wins, then the first entry.
-pub fn select<'a>(index: &'a Index, wanted: &Platform, image: &str) -> Result<&'a Descriptor, PlatformError> {
+pub fn select<'a>(
+    index: &'a Index,
+    wanted: &Platform,
+    image: &str,
+) -> Result<&'a Descriptor, PlatformError> {
     let candidates: Vec<&Descriptor> = index
         .manifests
         .iter()
@@ -114,7 +124,9 @@ pub fn select<'a>(index: &'a Index, wanted: &Platform, image: &str) -> Result<&'
         .filter(|d| d.platform.as_ref().is_some_and(|p| wanted.matches(p)))
         .collect();
     let exact = candidates.iter().find(|d| {
-        d.platform.as_ref().is_some_and(|p| p.effective_variant() == wanted.effective_variant())
+        d.platform
+            .as_ref()
+            .is_some_and(|p| p.effective_variant() == wanted.effective_variant())
     });
     if let Some(d) = exact.or(candidates.first()) {
         return Ok(d);
@@ -128,7 +140,11 @@ pub fn select<'a>(index: &'a Index, wanted: &Platform, image: &str) -> Result<&'
     Err(PlatformError::NoMatch {
         wanted: wanted.clone(),
         image: image.to_string(),
-        available: if available.is_empty() { "none".into() } else { available.join(", ") },
+        available: if available.is_empty() {
+            "none".into()
+        } else {
+            available.join(", ")
+        },
     })
 }
 
@@ -148,7 +164,10 @@ mod tests {
 
     fn index() -> Index {
         let mut att = entry(9, "unknown", "unknown", None);
-        att.annotations.insert("vnd.docker.reference.type".into(), "attestation-manifest".into());
+        att.annotations.insert(
+            "vnd.docker.reference.type".into(),
+            "attestation-manifest".into(),
+        );
         Index {
             schema_version: 2,
             media_type: None,
@@ -164,7 +183,10 @@ mod tests {
 
     #[test]
     fn parses() {
-        assert_eq!(Platform::parse("linux/arm64/v8").unwrap().to_string(), "linux/arm64/v8");
+        assert_eq!(
+            Platform::parse("linux/arm64/v8").unwrap().to_string(),
+            "linux/arm64/v8"
+        );
         for bad in ["linux", "linux/", "/amd64", "a/b/c/d", "linux/am d64"] {
             assert!(Platform::parse(bad).is_err(), "{bad}");
         }
@@ -173,7 +195,12 @@ mod tests {
     #[test]
     fn selects_by_arch_and_variant() {
         let i = index();
-        let pick = |s: &str| select(&i, &Platform::parse(s).unwrap(), "x").unwrap().digest.clone();
+        let pick = |s: &str| {
+            select(&i, &Platform::parse(s).unwrap(), "x")
+                .unwrap()
+                .digest
+                .clone()
+        };
         assert!(pick("linux/amd64").starts_with("sha256:01"));
         assert!(pick("linux/arm64").starts_with("sha256:02"));
         assert!(pick("linux/arm64/v8").starts_with("sha256:02"));
@@ -186,8 +213,14 @@ mod tests {
         let i = index();
         let err = select(&i, &Platform::parse("unknown/unknown").unwrap(), "reg/x:1").unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("no matching manifest for unknown/unknown in reg/x:1"), "{msg}");
-        assert!(msg.contains("linux/amd64, linux/arm64/v8, linux/arm/v6, linux/arm/v7"), "{msg}");
+        assert!(
+            msg.contains("no matching manifest for unknown/unknown in reg/x:1"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("linux/amd64, linux/arm64/v8, linux/arm/v6, linux/arm/v7"),
+            "{msg}"
+        );
         assert!(select(&i, &Platform::parse("linux/s390x").unwrap(), "x").is_err());
     }
 }

@@ -89,12 +89,18 @@ impl ImageRef {
         };
         if let Some(t) = tag {
             if !valid_tag(t) {
-                return Err(ReferenceError::Tag { reference: input.into(), tag: t.into() });
+                return Err(ReferenceError::Tag {
+                    reference: input.into(),
+                    tag: t.into(),
+                });
             }
         }
         let (registry, repository) = split_registry(name);
         if !valid_registry(&registry) {
-            return Err(ReferenceError::Registry { reference: input.into(), registry });
+            return Err(ReferenceError::Registry {
+                reference: input.into(),
+                registry,
+            });
         }
         let repository = if registry == DEFAULT_REGISTRY && !repository.contains('/') {
             format!("library/{repository}")
@@ -102,14 +108,22 @@ impl ImageRef {
             repository.to_string()
         };
         if !valid_repository(&repository) {
-            return Err(ReferenceError::Repository { reference: input.into(), repo: repository });
+            return Err(ReferenceError::Repository {
+                reference: input.into(),
+                repo: repository,
+            });
         }
         let tag = match (tag, &digest) {
             (Some(t), _) => Some(t.to_string()),
             (None, None) => Some(DEFAULT_TAG.to_string()),
             (None, Some(_)) => None,
         };
-        Ok(Self { registry, repository, tag, digest })
+        Ok(Self {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
     }
 
     /// `registry/repository`, without tag or digest.
@@ -119,7 +133,11 @@ impl ImageRef {
 
     /// The same reference with another tag and no digest (for `image tag`).
     pub fn with_tag(&self, tag: &str) -> Self {
-        Self { tag: Some(tag.to_string()), digest: None, ..self.clone() }
+        Self {
+            tag: Some(tag.to_string()),
+            digest: None,
+            ..self.clone()
+        }
     }
 
     /// The reference in the form `oci-client` uses for requests.
@@ -140,7 +158,9 @@ impl ImageRef {
 
     /// The host part without port, for matching `--insecure` lists.
     pub fn host(&self) -> &str {
-        self.registry.rsplit_once(':').map_or(&self.registry, |(h, _)| h)
+        self.registry
+            .rsplit_once(':')
+            .map_or(&self.registry, |(h, _)| h)
     }
 }
 
@@ -200,7 +220,9 @@ fn valid_registry(r: &str) -> bool {
             !label.is_empty()
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -208,7 +230,8 @@ fn valid_tag(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 128
         && !t.starts_with(['.', '-'])
-        && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 fn valid_repository(repo: &str) -> bool {
@@ -257,16 +280,28 @@ mod tests {
     #[test]
     fn docker_hub_short_names() {
         assert_eq!(p("alpine").to_string(), "docker.io/library/alpine:latest");
-        assert_eq!(p("alpine:3.19").to_string(), "docker.io/library/alpine:3.19");
+        assert_eq!(
+            p("alpine:3.19").to_string(),
+            "docker.io/library/alpine:3.19"
+        );
         assert_eq!(p("user/app").to_string(), "docker.io/user/app:latest");
-        assert_eq!(p("docker.io/alpine").to_string(), "docker.io/library/alpine:latest");
-        assert_eq!(p("index.docker.io/library/x").to_string(), "docker.io/library/x:latest");
+        assert_eq!(
+            p("docker.io/alpine").to_string(),
+            "docker.io/library/alpine:latest"
+        );
+        assert_eq!(
+            p("index.docker.io/library/x").to_string(),
+            "docker.io/library/x:latest"
+        );
     }
 
     #[test]
     fn registries_with_ports() {
         let r = p("localhost:5000/x");
-        assert_eq!((r.registry.as_str(), r.repository.as_str()), ("localhost:5000", "x"));
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str()),
+            ("localhost:5000", "x")
+        );
         assert_eq!(r.tag.as_deref(), Some("latest"));
         let r = p("127.0.0.1:5000/private/busybox:1.35");
         assert_eq!(r.registry, "127.0.0.1:5000");
