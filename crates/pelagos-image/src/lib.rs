@@ -5,6 +5,7 @@ pub mod fsops;
 pub mod manifest;
 pub mod platform;
 pub mod reference;
+pub mod store;
 pub mod unpack;
 
 pub use digest::Digest;
