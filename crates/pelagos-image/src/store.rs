@@ -59,7 +59,11 @@ pub enum StoreError {
 }
 
 fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io { path: path.to_path_buf(), op, source }
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        op,
+        source,
+    }
 }
 
 /// One layer of a stored image.
@@ -181,7 +185,9 @@ impl Store {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(io_err(&p, "create directory"))?;
         }
-        let s = Self { root: root.to_path_buf() };
+        let s = Self {
+            root: root.to_path_buf(),
+        };
         s.sweep_tmp();
         Ok(s)
     }
@@ -192,7 +198,9 @@ impl Store {
     }
 
     fn sweep_tmp(&self) {
-        let Ok(rd) = fs::read_dir(self.root.join("tmp")) else { return };
+        let Ok(rd) = fs::read_dir(self.root.join("tmp")) else {
+            return;
+        };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
@@ -205,8 +213,12 @@ impl Store {
 
     fn tmp_name(&self, kind: &str) -> PathBuf {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        self.root.join("tmp").join(format!("{}-{n}-{nanos:x}-{kind}", std::process::id()))
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        self.root
+            .join("tmp")
+            .join(format!("{}-{n}-{nanos:x}-{kind}", std::process::id()))
     }
 
     /// Path of a verified blob.
@@ -232,8 +244,16 @@ impl Store {
     /// Start writing a blob.
     pub fn temp_file(&self, kind: &str) -> Result<TempFile, StoreError> {
         let path = self.tmp_name(kind);
-        let file = fs::OpenOptions::new().write(true).read(true).create_new(true).open(&path).map_err(io_err(&path, "create temp file"))?;
-        Ok(TempFile { path, file: Some(file) })
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_err(&path, "create temp file"))?;
+        Ok(TempFile {
+            path,
+            file: Some(file),
+        })
     }
 
     /// Start unpacking a layer.
@@ -281,8 +301,16 @@ impl Store {
     /// committed the same layer first, ours is discarded.
     pub fn commit_layer(&self, mut tmp: TempDir, diff_id: &Digest) -> Result<PathBuf, StoreError> {
         let dest = self.layer_path(diff_id);
-        let dir = crate::fsops::open_root(&tmp.path).map_err(|e| StoreError::Io { path: tmp.path.clone(), op: "open", source: io::Error::other(e) })?;
-        rustix::fs::syncfs(&dir).map_err(|e| StoreError::Io { path: tmp.path.clone(), op: "syncfs", source: e.into() })?;
+        let dir = crate::fsops::open_root(&tmp.path).map_err(|e| StoreError::Io {
+            path: tmp.path.clone(),
+            op: "open",
+            source: io::Error::other(e),
+        })?;
+        rustix::fs::syncfs(&dir).map_err(|e| StoreError::Io {
+            path: tmp.path.clone(),
+            op: "syncfs",
+            source: e.into(),
+        })?;
         match fs::rename(&tmp.path, &dest) {
             Ok(()) => tmp.live = false,
             Err(e) if dest.is_dir() => {
@@ -295,11 +323,16 @@ impl Store {
     }
 
     fn image_path(&self, manifest: &Digest) -> PathBuf {
-        self.root.join("images").join(format!("{}.json", manifest.hex()))
+        self.root
+            .join("images")
+            .join(format!("{}.json", manifest.hex()))
     }
 
     fn ref_path(&self, reference: &str) -> PathBuf {
-        self.root.join("refs").join(format!("{}.json", Digest::of_bytes(reference.as_bytes()).hex()))
+        self.root.join("refs").join(format!(
+            "{}.json",
+            Digest::of_bytes(reference.as_bytes()).hex()
+        ))
     }
 
     /// Record an image.
@@ -309,7 +342,10 @@ impl Store {
 
     /// Point `reference` at a stored manifest.
     pub fn set_ref(&self, reference: &ImageRef, manifest: &Digest) -> Result<(), StoreError> {
-        let rec = RefRecord { reference: reference.to_string(), manifest_digest: manifest.clone() };
+        let rec = RefRecord {
+            reference: reference.to_string(),
+            manifest_digest: manifest.clone(),
+        };
         self.write_json(&self.ref_path(&rec.reference), &rec)
     }
 
@@ -365,7 +401,9 @@ impl Store {
         if let Ok(r) = ImageRef::parse(name) {
             let p = self.ref_path(&r.to_string());
             if let Some(rr) = read_json::<RefRecord>(&p)? {
-                return self.image(&rr.manifest_digest)?.ok_or_else(|| StoreError::NotFound(name.to_string()));
+                return self
+                    .image(&rr.manifest_digest)?
+                    .ok_or_else(|| StoreError::NotFound(name.to_string()));
             }
             if let (Some(d), None) = (&r.digest, &r.tag) {
                 if let Some(img) = self.image(d)? {
@@ -380,7 +418,10 @@ impl Store {
         let matches: Vec<ImageRecord> = self
             .images()?
             .into_iter()
-            .filter(|i| i.config_digest.hex().starts_with(prefix) || i.manifest_digest.hex().starts_with(prefix))
+            .filter(|i| {
+                i.config_digest.hex().starts_with(prefix)
+                    || i.manifest_digest.hex().starts_with(prefix)
+            })
             .collect();
         match matches.len() {
             0 => Err(StoreError::NotFound(name.to_string())),
@@ -392,12 +433,20 @@ impl Store {
     /// Remove an image record whose last reference is gone, and the blobs only it used.
     /// Unpacked layers still used by another image are kept.
     pub fn remove_image(&self, manifest: &Digest) -> Result<(), StoreError> {
-        let Some(img) = self.image(manifest)? else { return Ok(()) };
-        let others: Vec<ImageRecord> = self.images()?.into_iter().filter(|i| &i.manifest_digest != manifest).collect();
+        let Some(img) = self.image(manifest)? else {
+            return Ok(());
+        };
+        let others: Vec<ImageRecord> = self
+            .images()?
+            .into_iter()
+            .filter(|i| &i.manifest_digest != manifest)
+            .collect();
         let p = self.image_path(manifest);
         fs::remove_file(&p).map_err(io_err(&p, "remove image record"))?;
         for l in &img.layers {
-            let shared = others.iter().any(|o| o.layers.iter().any(|ol| ol.diff_id == l.diff_id));
+            let shared = others
+                .iter()
+                .any(|o| o.layers.iter().any(|ol| ol.diff_id == l.diff_id));
             if !shared {
                 let lp = self.layer_path(&l.diff_id);
                 // Move out of sight first so a half-removed layer never looks complete.
@@ -406,12 +455,28 @@ impl Store {
                     remove_tree(&t).map_err(io_err(&t, "remove layer"))?;
                 }
             }
-            if !others.iter().any(|o| o.layers.iter().any(|ol| ol.digest == l.digest)) {
+            if !others
+                .iter()
+                .any(|o| o.layers.iter().any(|ol| ol.digest == l.digest))
+            {
                 let _ = fs::remove_file(self.blob_path(&l.digest));
             }
         }
-        let keep = |d: &Digest| others.iter().any(|o| &o.config_digest == d || &o.manifest_digest == d || o.index_digest.as_ref() == Some(d));
-        for d in [Some(&img.config_digest), Some(&img.manifest_digest), img.index_digest.as_ref()].into_iter().flatten() {
+        let keep = |d: &Digest| {
+            others.iter().any(|o| {
+                &o.config_digest == d
+                    || &o.manifest_digest == d
+                    || o.index_digest.as_ref() == Some(d)
+            })
+        };
+        for d in [
+            Some(&img.config_digest),
+            Some(&img.manifest_digest),
+            img.index_digest.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             if !keep(d) {
                 let _ = fs::remove_file(self.blob_path(d));
             }
@@ -420,7 +485,11 @@ impl Store {
     }
 
     fn write_json<T: Serialize>(&self, dest: &Path, v: &T) -> Result<(), StoreError> {
-        let data = serde_json::to_vec_pretty(v).map_err(|e| StoreError::Io { path: dest.to_path_buf(), op: "serialize", source: io::Error::other(e) })?;
+        let data = serde_json::to_vec_pretty(v).map_err(|e| StoreError::Io {
+            path: dest.to_path_buf(),
+            op: "serialize",
+            source: io::Error::other(e),
+        })?;
         write_atomic(dest, &data)
     }
 }
@@ -429,9 +498,17 @@ impl Store {
 pub fn write_atomic(dest: &Path, data: &[u8]) -> Result<(), StoreError> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{}.{}-{n}.tmp", dest.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.{}-{n}.tmp",
+        dest.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
     let res = (|| {
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(io_err(&tmp, "create"))?;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io_err(&tmp, "create"))?;
         f.write_all(data).map_err(io_err(&tmp, "write"))?;
         f.sync_all().map_err(io_err(&tmp, "fsync"))?;
         fs::rename(&tmp, dest).map_err(io_err(dest, "rename into place"))?;
@@ -444,12 +521,19 @@ pub fn write_atomic(dest: &Path, data: &[u8]) -> Result<(), StoreError> {
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir).and_then(|f| f.sync_all()).map_err(io_err(dir, "fsync directory"))
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(dir, "fsync directory"))
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(p: &Path) -> Result<Option<T>, StoreError> {
     match fs::read(p) {
-        Ok(data) => serde_json::from_slice(&data).map(Some).map_err(|source| StoreError::Corrupt { path: p.to_path_buf(), source }),
+        Ok(data) => serde_json::from_slice(&data)
+            .map(Some)
+            .map_err(|source| StoreError::Corrupt {
+                path: p.to_path_buf(),
+                source,
+            }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(p, "read")(e)),
     }
@@ -460,14 +544,23 @@ mod tests {
     use super::*;
 
     fn rec(n: u8, layers: &[(Digest, Digest)]) -> ImageRecord {
-        let d = |b: u8| Digest::parse(&format!("sha256:{}", format!("{b:02x}").repeat(32))).unwrap();
+        let d =
+            |b: u8| Digest::parse(&format!("sha256:{}", format!("{b:02x}").repeat(32))).unwrap();
         ImageRecord {
             manifest_digest: d(n),
             index_digest: None,
             media_type: crate::manifest::OCI_MANIFEST.into(),
             config_digest: d(n + 100),
             platform: "linux/amd64".into(),
-            layers: layers.iter().map(|(b, l)| LayerRecord { digest: b.clone(), diff_id: l.clone(), size: 1, media_type: "x".into() }).collect(),
+            layers: layers
+                .iter()
+                .map(|(b, l)| LayerRecord {
+                    digest: b.clone(),
+                    diff_id: l.clone(),
+                    size: 1,
+                    media_type: "x".into(),
+                })
+                .collect(),
             pulled_at: 0,
         }
     }
@@ -479,7 +572,10 @@ mod tests {
         let d = s.put_blob_bytes(b"hello").unwrap();
         assert_eq!(s.read_blob(&d).unwrap(), b"hello");
         fs::write(s.blob_path(&d), b"tampered").unwrap();
-        assert!(matches!(s.read_blob(&d), Err(StoreError::BlobMismatch { .. })));
+        assert!(matches!(
+            s.read_blob(&d),
+            Err(StoreError::BlobMismatch { .. })
+        ));
         let tmp = s.temp_file("x").unwrap();
         let p = tmp.path().to_path_buf();
         assert!(p.exists());
