@@ -80,6 +80,14 @@ pub enum RegistryError {
         /// The underlying error chain.
         detail: String,
     },
+    /// A TLS request got a plain-HTTP answer.
+    #[error("{registry} answered a TLS request for {image} with plain HTTP; pass --insecure to use plain HTTP")]
+    PlainHttp {
+        /// The image.
+        image: String,
+        /// The registry host.
+        registry: String,
+    },
     /// Any other failure.
     #[error("registry error for {image}{what}: {detail}")]
     Other {
@@ -259,7 +267,12 @@ impl Registry {
             other => {
                 let detail = chain(&other);
                 let lower = detail.to_lowercase();
-                if lower.contains("certificate")
+                if lower.contains("invalidcontenttype") {
+                    RegistryError::PlainHttp {
+                        image: name,
+                        registry: image.registry.clone(),
+                    }
+                } else if lower.contains("certificate")
                     || lower.contains("tls")
                     || lower.contains("unknownissuer")
                 {
