@@ -1,5 +1,6 @@
 //! Images: registry client, content-addressed store, safe layer unpacking, bundles.
 
+pub mod bundle;
 pub mod digest;
 pub mod fsops;
 pub mod manifest;
@@ -9,6 +10,7 @@ pub mod reference;
 pub mod registry;
 pub mod store;
 pub mod unpack;
+pub mod user;
 
 pub use digest::Digest;
 pub use platform::Platform;

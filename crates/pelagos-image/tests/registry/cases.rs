@@ -444,3 +444,131 @@ pub fn concurrent_pulls(f: &Fixture) -> Result<(), String> {
     let _ = &e.dir;
     Ok(())
 }
+
+fn list_under(root: &std::path::Path, rel: &str, out: &mut Vec<String>) {
+    let mut entries: Vec<_> = std::fs::read_dir(root.join(rel.trim_start_matches('/')))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = format!("{rel}/{}", e.file_name().to_string_lossy());
+        out.push(p.clone());
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            list_under(root, &p, out);
+        }
+    }
+}
+
+/// A bundle guard: unmounts and removes the bundle even when the case fails.
+struct BundleGuard(std::path::PathBuf);
+
+impl Drop for BundleGuard {
+    fn drop(&mut self) {
+        if let Err(e) = pelagos_image::bundle::remove(&self.0) {
+            eprintln!("bundle cleanup {}: {e}", self.0.display());
+        }
+    }
+}
+
+fn bundle_of(
+    f: &Fixture,
+    e: &Env,
+    r: &str,
+) -> Result<(BundleGuard, Result<pelagos_image::bundle::Bundle, String>), String> {
+    let p = pull(f, &e.store, &format!("{}/{r}", f.anon)).map_err(|e| format!("{r}: {e}"))?;
+    let dir = e
+        .dir
+        .path()
+        .join(format!("bundle-{}", r.replace([':', '/'], "-")));
+    let guard = BundleGuard(dir.clone());
+    let b = pelagos_image::bundle::create(&e.store, &p.image, &dir, &Default::default())
+        .map_err(|e| e.to_string());
+    Ok((guard, b))
+}
+
+pub fn bundle_overlay_rootfs(f: &Fixture) -> Result<(), String> {
+    let e = env();
+    let (_g, b) = bundle_of(f, &e, "layers:latest")?;
+    let b = b?;
+    let mut data = vec!["/data".to_string()];
+    list_under(&b.rootfs, "/data", &mut data);
+    let expected = f.expected("layers-find.txt");
+    let want: Vec<&str> = expected.lines().filter(|l| !l.is_empty()).collect();
+    ensure(
+        data == want,
+        format!("overlay /data differs:\n got {data:?}\nwant {want:?}"),
+    )?;
+    ensure(
+        !b.rootfs.join("bin/vi").exists() && b.rootfs.join("bin/sh").exists(),
+        "bin/vi visible or bin/sh missing",
+    )?;
+    let cfg = std::fs::read_to_string(b.dir.join("config.json")).map_err(|e| e.to_string())?;
+    ensure(
+        cfg.contains("\"rootfs\"") && cfg.contains("find /data | sort"),
+        "config.json lacks root or args",
+    )?;
+    std::fs::write(b.rootfs.join("data/new-in-upper"), b"x").map_err(|e| e.to_string())?;
+    ensure(
+        b.dir.join("upper/data/new-in-upper").exists(),
+        "write did not land in upper",
+    )
+}
+
+pub fn bundle_users_and_config(f: &Fixture) -> Result<(), String> {
+    let e = env();
+    for (r, ids) in [
+        ("busybox:user-nobody", (65534, 65534)),
+        ("busybox:user-1000", (1000, 0)),
+        ("busybox:user-1000-1000", (1000, 1000)),
+        ("busybox:user-nobody-nogroup", (65534, 65534)),
+        ("busybox:user-root", (0, 0)),
+        ("nonroot:latest", (1000, 1000)),
+    ] {
+        let (_g, b) = bundle_of(f, &e, r)?;
+        let b = b?;
+        let p = b.spec.process().clone().ok_or("no process")?;
+        ensure(
+            (p.user().uid(), p.user().gid()) == ids,
+            format!("{r}: user {}:{}", p.user().uid(), p.user().gid()),
+        )?;
+        if r == "nonroot:latest" {
+            ensure(
+                p.user().additional_gids().as_deref() == Some(&[1000, 2000][..]),
+                format!("nonroot groups {:?}", p.user().additional_gids()),
+            )?;
+            ensure(
+                p.cwd() == std::path::Path::new("/home/app"),
+                format!("nonroot cwd {}", p.cwd().display()),
+            )?;
+        }
+    }
+    let (_g, b) = bundle_of(f, &e, "busybox:user-missing")?;
+    let msg = b.err().ok_or("user-missing should fail")?;
+    ensure(msg.contains("unable to find user ghost"), msg.clone())?;
+    let (_g, b) = bundle_of(f, &e, "entrypoint:latest")?;
+    let b = b?;
+    let p = b.spec.process().clone().ok_or("no process")?;
+    ensure(
+        p.args().as_deref()
+            == Some(
+                &[
+                    "/bin/echo".to_string(),
+                    "entrypoint:".into(),
+                    "default".into(),
+                    "args".into(),
+                ][..],
+            ),
+        format!("args {:?}", p.args()),
+    )?;
+    let env = p.env().clone().unwrap_or_default();
+    ensure(
+        env.iter().any(|v| v == "WITH_EQUALS=a=b=c") && env.iter().any(|v| v == "EMPTY="),
+        format!("env {env:?}"),
+    )?;
+    ensure(
+        b.rootfs.join("srv/not-in-image").is_dir(),
+        "WorkingDir not created",
+    )
+}

@@ -43,6 +43,8 @@ const CASES: &[(&str, Case)] = &[
     ("missing_layer", cases::missing_layer),
     ("bad_diff_id", cases::bad_diff_id),
     ("concurrent_pulls", cases::concurrent_pulls),
+    ("bundle_overlay_rootfs", cases::bundle_overlay_rootfs),
+    ("bundle_users_and_config", cases::bundle_users_and_config),
 ];
 
 fn main() {
