@@ -484,6 +484,77 @@ impl Store {
         Ok(())
     }
 
+    /// Consistency check: every blob hashes to its name, every record's layers and
+    /// blobs exist, every reference points at a recorded image, and `tmp/` holds only
+    /// work of live processes. Returns the problems found (empty when consistent).
+    pub fn check(&self) -> Result<Vec<String>, StoreError> {
+        let mut problems = Vec::new();
+        let blobs = self.root.join("blobs/sha256");
+        for e in fs::read_dir(&blobs)
+            .map_err(io_err(&blobs, "list"))?
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            match Digest::parse(&format!("sha256:{name}")) {
+                Ok(d) => {
+                    if let Err(err) = self.verify_blob_file(&d) {
+                        problems.push(err.to_string());
+                    }
+                }
+                Err(_) => problems.push(format!("stray file in blobs: {name}")),
+            }
+        }
+        let images = self.images()?;
+        for img in &images {
+            for l in &img.layers {
+                if !self.has_layer(&l.diff_id) {
+                    problems.push(format!(
+                        "image {} lacks layer {}",
+                        img.manifest_digest, l.diff_id
+                    ));
+                }
+            }
+            for d in [&img.manifest_digest, &img.config_digest] {
+                if !self.has_blob(d) {
+                    problems.push(format!("image {} lacks blob {d}", img.manifest_digest));
+                }
+            }
+        }
+        for r in self.refs()? {
+            if !images
+                .iter()
+                .any(|i| i.manifest_digest == r.manifest_digest)
+            {
+                problems.push(format!(
+                    "reference {} points at missing image {}",
+                    r.reference, r.manifest_digest
+                ));
+            }
+        }
+        let tmp = self.root.join("tmp");
+        for e in fs::read_dir(&tmp).map_err(io_err(&tmp, "list"))?.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
+            if !pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists()) {
+                problems.push(format!("stale temp entry {name}"));
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Stream-hash a stored blob against its name.
+    fn verify_blob_file(&self, d: &Digest) -> Result<(), StoreError> {
+        let p = self.blob_path(d);
+        let f = File::open(&p).map_err(io_err(&p, "open blob"))?;
+        let mut r = crate::digest::HashingReader::new(io::BufReader::new(f));
+        io::copy(&mut r, &mut io::sink()).map_err(io_err(&p, "read blob"))?;
+        let (actual, _) = r.finish();
+        if &actual != d {
+            return Err(StoreError::BlobMismatch { path: p, actual });
+        }
+        Ok(())
+    }
+
     fn write_json<T: Serialize>(&self, dest: &Path, v: &T) -> Result<(), StoreError> {
         let data = serde_json::to_vec_pretty(v).map_err(|e| StoreError::Io {
             path: dest.to_path_buf(),
