@@ -52,7 +52,9 @@ impl Fixture {
         }
         // The owner of /proc/self is our effective uid; no extra crate needed, so the
         // CLI tests can include this file as is.
-        let euid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").map_err(|e| e.to_string())?);
+        let euid = std::os::unix::fs::MetadataExt::uid(
+            &std::fs::metadata("/proc/self").map_err(|e| e.to_string())?,
+        );
         if euid != 0 {
             return Err("needs root (layer unpack keeps owners, creates whiteout devices)".into());
         }
