@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 
 /// PATH for images whose config sets none.
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// mount(2) copies at most one page of option data.
+const MAX_MOUNT_DATA: usize = 4096;
 /// Largest passwd/group file read from an image.
 const MAX_DB_SIZE: u64 = 4 << 20;
 
@@ -65,6 +67,18 @@ pub enum BundleError {
         op: &'static str,
         /// The error.
         source: std::io::Error,
+    },
+    /// The overlay mount options exceed what mount(2) accepts in one page.
+    #[error("image {image}: {layers} layers make overlay options of {len} bytes, over the {max}-byte mount limit")]
+    TooManyLayers {
+        /// The image id.
+        image: String,
+        /// Layer count.
+        layers: usize,
+        /// Option string length.
+        len: usize,
+        /// The limit.
+        max: usize,
     },
     /// The OCI spec could not be built.
     #[error("bundle config: {0}")]
@@ -265,6 +279,14 @@ pub fn create(
         upper.display(),
         work.display()
     );
+    if data.len() >= MAX_MOUNT_DATA {
+        return Err(BundleError::TooManyLayers {
+            image: id,
+            layers: lowers.len(),
+            len: data.len(),
+            max: MAX_MOUNT_DATA,
+        });
+    }
     let data = std::ffi::CString::new(data).map_err(|e| BundleError::Spec(e.to_string()))?;
     rustix::mount::mount(
         "overlay",

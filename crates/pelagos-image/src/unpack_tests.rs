@@ -367,3 +367,60 @@ fn replacing_dir_with_file_and_back() {
     assert_eq!(fs::read(s.layer.join("x")).unwrap(), b"now a file");
     s.assert_contained();
 }
+
+/// Deterministic pseudo-random hostile layers: whatever mix of traversal names,
+/// absolute names, symlinks out, hard links out and whiteouts, nothing may appear
+/// outside the layer (errors are fine).
+#[test]
+fn random_hostile_layers_stay_contained() {
+    const NAMES: [&str; 14] = [
+        "a",
+        "a/b",
+        "evil",
+        "evil/x",
+        "../x",
+        "../../outside/x",
+        "/abs",
+        "/../x",
+        "./a/../../x",
+        ".wh.a",
+        "a/.wh..wh..opq",
+        ".wh...",
+        "evil/.wh.x",
+        "a/b/c",
+    ];
+    const TARGETS: [&str; 8] = [
+        "..",
+        "../..",
+        "../outside",
+        "/",
+        "/etc/passwd",
+        "a",
+        "evil/x",
+        "a/b",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for _ in 0..200 {
+        let s = Sandbox::new();
+        let mut entries = Vec::new();
+        for _ in 0..(1 + next(8)) {
+            let name = NAMES[next(NAMES.len())];
+            let target = TARGETS[next(TARGETS.len())];
+            entries.push(match next(5) {
+                0 => E::Dir(name, 0o755),
+                1 => E::File(name, b"x", 0o644),
+                2 => E::Sym(name, target),
+                3 => E::Hard(name, target),
+                _ => E::Fifo(name),
+            });
+        }
+        let _ = s.unpack(&entries);
+        s.assert_contained();
+    }
+}
