@@ -1,4 +1,10 @@
 //! Images: registry client, content-addressed store, safe layer unpacking, bundles.
+//!
+//! A pull goes [`reference`] (parse and normalise) -> [`registry`] (auth, manifest with
+//! all four Accept types) -> [`platform`] (pick from an index) -> [`store`] (blobs
+//! verified by digest, layers unpacked by [`unpack`] and verified by diff_id, then
+//! committed by rename) -> image record. [`bundle`] turns a stored image into an OCI
+//! bundle with an overlayfs rootfs. Directory locations come from the caller.
 
 pub mod bundle;
 pub mod digest;
