@@ -17,6 +17,8 @@ use crate::unpack::{self, UnpackError, UnpackOptions};
 use futures_util::{StreamExt, TryStreamExt};
 use std::io::{Read, Seek};
 
+/// Tries per layer download before giving up on a transient error.
+const DOWNLOAD_ATTEMPTS: u32 = 3;
 /// How many layers download at once.
 const PARALLEL_LAYERS: usize = 3;
 
@@ -366,17 +368,7 @@ impl Ctx<'_> {
             digest: &digest,
             size: desc.size,
         });
-        let mut tmp = self.store.temp_file("layer-blob")?;
-        let progress = self.progress;
-        let d2 = digest.clone();
-        self.registry
-            .fetch_blob(self.image, "layer", &digest, tmp.file(), &mut move |n| {
-                progress.event(PullEvent::LayerBytes {
-                    digest: &d2,
-                    bytes: n,
-                })
-            })
-            .await?;
+        let tmp = self.download_with_retries(&digest).await?;
         self.progress
             .event(PullEvent::LayerDownloaded { digest: &digest });
         let store = self.store.clone();
@@ -397,6 +389,49 @@ impl Ctx<'_> {
         self.progress
             .event(PullEvent::LayerDone { digest: &digest });
         Ok((record, true))
+    }
+}
+
+impl Ctx<'_> {
+    /// Download a layer blob into a temp file, retrying transient failures (network
+    /// errors, 5xx) with backoff; verification failures are never retried.
+    async fn download_with_retries(&self, digest: &Digest) -> Result<TempFile, PullError> {
+        let mut tmp = self.store.temp_file("layer-blob")?;
+        let mut attempt = 1;
+        loop {
+            let progress = self.progress;
+            let d2 = digest.clone();
+            let res = self
+                .registry
+                .fetch_blob(self.image, "layer", digest, tmp.file(), &mut move |n| {
+                    progress.event(PullEvent::LayerBytes {
+                        digest: &d2,
+                        bytes: n,
+                    })
+                })
+                .await;
+            match res {
+                Ok(_) => return Ok(tmp),
+                Err(e) if e.is_transient() && attempt < DOWNLOAD_ATTEMPTS => {
+                    self.progress.event(PullEvent::Warning(format!(
+                        "{e}; retrying (attempt {} of {DOWNLOAD_ATTEMPTS})",
+                        attempt + 1
+                    )));
+                    let f = tmp.file();
+                    f.set_len(0).and_then(|()| f.rewind()).map_err(|source| {
+                        RegistryError::Write {
+                            image: self.name(),
+                            what: "layer",
+                            digest: digest.clone(),
+                            source,
+                        }
+                    })?;
+                    tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }
 

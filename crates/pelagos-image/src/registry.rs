@@ -97,6 +97,8 @@ pub enum RegistryError {
         what: String,
         /// The underlying error chain.
         detail: String,
+        /// A network failure or server error that may pass on retry.
+        transient: bool,
     },
     /// Writing the download failed.
     #[error("writing {what} {digest} of {image}: {source}")]
@@ -110,6 +112,20 @@ pub enum RegistryError {
         /// The error.
         source: std::io::Error,
     },
+}
+
+impl RegistryError {
+    /// Worth retrying: a network failure or server error, not a verdict about content
+    /// or access.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Other {
+                transient: true,
+                ..
+            }
+        )
+    }
 }
 
 /// Username and password for Basic auth or for the token server.
@@ -251,7 +267,7 @@ impl Registry {
                         detail: envelope.to_string(),
                     };
                 }
-                self.other(image, blob, envelope.to_string())
+                self.other(image, blob, envelope.to_string(), false)
             }
             OciDistributionError::ServerError { code: 404, .. } if blob.is_none() => {
                 RegistryError::ManifestUnknown { image: name }
@@ -265,6 +281,13 @@ impl Registry {
                 }
             }
             other => {
+                let transient = match &other {
+                    OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
+                    OciDistributionError::RequestError(_) | OciDistributionError::IoError(_) => {
+                        true
+                    }
+                    _ => false,
+                };
                 let detail = chain(&other);
                 let lower = detail.to_lowercase();
                 if lower.contains("invalidcontenttype") {
@@ -282,7 +305,7 @@ impl Registry {
                         detail,
                     }
                 } else {
-                    self.other(image, blob, detail)
+                    self.other(image, blob, detail, transient)
                 }
             }
         }
@@ -293,11 +316,13 @@ impl Registry {
         image: &ImageRef,
         blob: Option<(&'static str, &Digest)>,
         detail: String,
+        transient: bool,
     ) -> RegistryError {
         RegistryError::Other {
             image: image.to_string(),
             what: blob.map(|(w, d)| format!(", {w} {d}")).unwrap_or_default(),
             detail,
+            transient,
         }
     }
 
@@ -378,7 +403,7 @@ impl Registry {
                             actual: actual.clone(),
                         });
                     }
-                    return Err(self.other(image, Some((what, digest)), chain(&e)));
+                    return Err(self.other(image, Some((what, digest)), chain(&e), true));
                 }
             };
             hasher.update(&chunk);
