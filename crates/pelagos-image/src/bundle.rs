@@ -80,6 +80,9 @@ pub enum BundleError {
         /// The limit.
         max: usize,
     },
+    /// Copying layers into a rootfs failed.
+    #[error(transparent)]
+    Flatten(#[from] crate::flatten::FlattenError),
     /// The OCI spec could not be built.
     #[error("bundle config: {0}")]
     Spec(String),
@@ -96,6 +99,16 @@ fn io<'a, E: Into<std::io::Error>>(
     }
 }
 
+/// How the rootfs is made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RootfsMode {
+    /// An overlayfs mount over the shared layers (needs root).
+    #[default]
+    Overlay,
+    /// A private copy of the merged layers (no mount; slower, more disk).
+    Copy,
+}
+
 /// What to run, overriding the image where set (Docker semantics: a new entrypoint
 /// drops the image's Cmd).
 #[derive(Clone, Debug, Default)]
@@ -108,6 +121,8 @@ pub struct BundleOptions {
     pub env: Vec<String>,
     /// Container hostname.
     pub hostname: Option<String>,
+    /// How to build the rootfs.
+    pub rootfs: RootfsMode,
 }
 
 /// A created bundle.
@@ -243,8 +258,8 @@ fn read_in_root(rootfs: &Path, rel: &str) -> Result<String, BundleError> {
     Ok(s)
 }
 
-/// Mount the image's layers at `<dir>/rootfs` and write `<dir>/config.json`.
-/// Needs root (overlayfs mount). On error nothing stays mounted.
+/// Make `<dir>/rootfs` from the image's layers (an overlay mount, or a copy) and write
+/// `<dir>/config.json`. The overlay needs root. On error nothing stays mounted.
 pub fn create(
     store: &Store,
     image: &ImageRecord,
@@ -259,6 +274,7 @@ pub fn create(
         }
     })?;
     let mut lowers = Vec::new();
+    let mut base_first = Vec::new();
     for l in image.layers.iter().rev() {
         let p = store.layer_path(&l.diff_id);
         if !p.is_dir() {
@@ -268,8 +284,19 @@ pub fn create(
             });
         }
         lowers.push(p.display().to_string());
+        base_first.insert(0, p);
     }
-    let (rootfs, upper, work) = (dir.join("rootfs"), dir.join("upper"), dir.join("work"));
+    let rootfs = dir.join("rootfs");
+    if opts.rootfs == RootfsMode::Copy {
+        std::fs::create_dir_all(&rootfs).map_err(io(&rootfs, "create directory"))?;
+        crate::flatten::flatten(&base_first, &rootfs)?;
+        return finish(&cfg, &rootfs, dir, opts, &id).map(|spec| Bundle {
+            dir: dir.to_path_buf(),
+            rootfs,
+            spec,
+        });
+    }
+    let (upper, work) = (dir.join("upper"), dir.join("work"));
     for d in [&rootfs, &upper, &work] {
         std::fs::create_dir_all(d).map_err(io(d, "create directory"))?;
     }

@@ -8,6 +8,7 @@
 
 pub mod bundle;
 pub mod digest;
+pub mod flatten;
 pub mod fsops;
 pub mod manifest;
 pub mod platform;

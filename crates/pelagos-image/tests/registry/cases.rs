@@ -472,19 +472,26 @@ impl Drop for BundleGuard {
     }
 }
 
-fn bundle_of(
+type BundleResult = Result<(BundleGuard, Result<pelagos_image::bundle::Bundle, String>), String>;
+
+fn bundle_of(f: &Fixture, e: &Env, r: &str) -> BundleResult {
+    bundle_with(f, e, r, &Default::default())
+}
+
+fn bundle_with(
     f: &Fixture,
     e: &Env,
     r: &str,
-) -> Result<(BundleGuard, Result<pelagos_image::bundle::Bundle, String>), String> {
+    opts: &pelagos_image::bundle::BundleOptions,
+) -> BundleResult {
     let p = pull(f, &e.store, &format!("{}/{r}", f.anon)).map_err(|e| format!("{r}: {e}"))?;
     let dir = e
         .dir
         .path()
         .join(format!("bundle-{}", r.replace([':', '/'], "-")));
     let guard = BundleGuard(dir.clone());
-    let b = pelagos_image::bundle::create(&e.store, &p.image, &dir, &Default::default())
-        .map_err(|e| e.to_string());
+    let b =
+        pelagos_image::bundle::create(&e.store, &p.image, &dir, opts).map_err(|e| e.to_string());
     Ok((guard, b))
 }
 
@@ -571,4 +578,53 @@ pub fn bundle_users_and_config(f: &Fixture) -> Result<(), String> {
         b.rootfs.join("srv/not-in-image").is_dir(),
         "WorkingDir not created",
     )
+}
+
+pub fn bundle_copy_rootfs(f: &Fixture) -> Result<(), String> {
+    let e = env();
+    let opts = pelagos_image::bundle::BundleOptions {
+        rootfs: pelagos_image::bundle::RootfsMode::Copy,
+        ..Default::default()
+    };
+    let (_g, b) = bundle_with(f, &e, "layers:latest", &opts)?;
+    let b = b?;
+    let mut data = vec!["/data".to_string()];
+    list_under(&b.rootfs, "/data", &mut data);
+    let expected = f.expected("layers-find.txt");
+    let want: Vec<&str> = expected.lines().filter(|l| !l.is_empty()).collect();
+    ensure(
+        data == want,
+        format!("copied /data differs:\n got {data:?}\nwant {want:?}"),
+    )?;
+    ensure(
+        !b.rootfs.join("bin/vi").exists() && b.rootfs.join("bin/sh").exists(),
+        "bin/vi visible or bin/sh missing",
+    )?;
+    let md = |p: &str| std::fs::symlink_metadata(b.rootfs.join(p)).map_err(|e| format!("{p}: {e}"));
+    ensure(
+        md("data/hardlink-a")?.ino() == md("data/hardlink-b")?.ino(),
+        "hardlinks not shared in the copy",
+    )?;
+    ensure(
+        md("data/empty-file")?.mtime() == 1_000_000_000,
+        "mtime not kept",
+    )?;
+    ensure(md("data/owned-65534")?.uid() == 65534, "owner not kept")?;
+    ensure(
+        md("data/sticky-dir")?.mode() & 0o7777 == 0o1777,
+        "sticky mode not kept",
+    )?;
+    let layer_ino = e
+        .store
+        .layer_path(
+            &e.store
+                .lookup(&format!("{}/layers:latest", f.anon))
+                .map_err(|e| e.to_string())?
+                .layers[1]
+                .diff_id,
+        )
+        .join("data/regular.txt");
+    let shared =
+        std::fs::metadata(&layer_ino).map(|m| m.ino()).ok() == Some(md("data/regular.txt")?.ino());
+    ensure(!shared, "copy shares inodes with the layer store")
 }

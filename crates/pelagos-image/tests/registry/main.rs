@@ -45,6 +45,7 @@ const CASES: &[(&str, Case)] = &[
     ("concurrent_pulls", cases::concurrent_pulls),
     ("bundle_overlay_rootfs", cases::bundle_overlay_rootfs),
     ("bundle_users_and_config", cases::bundle_users_and_config),
+    ("bundle_copy_rootfs", cases::bundle_copy_rootfs),
 ];
 
 fn main() {
