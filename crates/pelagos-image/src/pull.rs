@@ -197,6 +197,7 @@ pub async fn pull(
         source,
     };
     registry.authenticate(image).await?;
+    let _lock = store.lock_shared()?;
     let wanted = opts.platform.clone().unwrap_or_else(Platform::host);
     let Resolved {
         index,

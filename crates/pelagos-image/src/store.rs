@@ -171,6 +171,11 @@ fn remove_tree(path: &Path) -> io::Result<()> {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A held store lock; released on drop.
+pub struct StoreLock {
+    _fd: std::os::fd::OwnedFd,
+}
+
 /// The image store.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -192,6 +197,37 @@ impl Store {
         Ok(s)
     }
 
+    fn lock(&self, op: rustix::fs::FlockOperation) -> Result<StoreLock, StoreError> {
+        let p = self.root.join("lock");
+        let fd = rustix::fs::open(
+            &p,
+            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CREATE | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| StoreError::Io {
+            path: p.clone(),
+            op: "open lock",
+            source: e.into(),
+        })?;
+        rustix::fs::flock(&fd, op).map_err(|e| StoreError::Io {
+            path: p,
+            op: "lock",
+            source: e.into(),
+        })?;
+        Ok(StoreLock { _fd: fd })
+    }
+
+    /// Shared lock held by pulls: many may run at once, but no removal runs
+    /// between a pull seeing a layer and recording the image that uses it.
+    pub fn lock_shared(&self) -> Result<StoreLock, StoreError> {
+        self.lock(rustix::fs::FlockOperation::LockShared)
+    }
+
+    /// Exclusive lock held by removals.
+    pub fn lock_exclusive(&self) -> Result<StoreLock, StoreError> {
+        self.lock(rustix::fs::FlockOperation::LockExclusive)
+    }
+
     /// The store root.
     pub fn root(&self) -> &Path {
         &self.root
@@ -205,7 +241,7 @@ impl Store {
             let name = e.file_name().to_string_lossy().into_owned();
             let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
             let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-            if !alive {
+            if !alive && name != "lock" {
                 let _ = remove_tree(&e.path());
             }
         }
@@ -433,6 +469,7 @@ impl Store {
     /// Remove an image record whose last reference is gone, and the blobs only it used.
     /// Unpacked layers still used by another image are kept.
     pub fn remove_image(&self, manifest: &Digest) -> Result<(), StoreError> {
+        let _lock = self.lock_exclusive()?;
         let Some(img) = self.image(manifest)? else {
             return Ok(());
         };
