@@ -108,10 +108,16 @@ pub fn unpack_layer<R: Read>(
         if comps.is_empty() {
             continue;
         }
-        let parent = fsops::open_parent(&root_fd, name, &comps, false)?;
+        // A later entry may have replaced the directory or a parent (by a symlink, a
+        // file, a whiteout); its mtime then no longer matters.
+        let Ok(parent) = fsops::open_parent(&root_fd, name, &comps, false) else {
+            continue;
+        };
         let leaf = comps[comps.len() - 1];
-        rfs::utimensat(&parent, leaf, &times(*mtime), AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(io_err(name, "set directory mtime"))?;
+        if fsops::kind_of(&parent, leaf).ok().flatten() == Some(FileType::Directory) {
+            rfs::utimensat(&parent, leaf, &times(*mtime), AtFlags::SYMLINK_NOFOLLOW)
+                .map_err(io_err(name, "set directory mtime"))?;
+        }
     }
     Ok(())
 }

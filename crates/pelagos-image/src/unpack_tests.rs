@@ -424,3 +424,19 @@ fn random_hostile_layers_stay_contained() {
         s.assert_contained();
     }
 }
+
+#[test]
+fn directory_replaced_by_symlink_later_is_fine() {
+    let s = Sandbox::new();
+    s.unpack(&[
+        E::Dir("a/", 0o755),
+        E::Dir("a/b/", 0o755),
+        E::Sym("a", "../outside"),
+    ])
+    .unwrap();
+    assert!(fs::symlink_metadata(s.layer.join("a"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    s.assert_contained();
+}
