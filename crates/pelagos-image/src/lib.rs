@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod digest;
 pub mod flatten;
 pub mod fsops;
+mod layer_fetch;
 pub mod manifest;
 pub mod platform;
 pub mod pull;

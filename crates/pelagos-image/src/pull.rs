@@ -5,20 +5,17 @@
 //! diff_id) and committed; a failed pull leaves only complete, verified layers that an
 //! earlier or concurrent pull could have produced too.
 
-use crate::digest::{Digest, HashingReader};
+use crate::digest::Digest;
 use crate::manifest::{
     self, Compression, Descriptor, Document, ImageConfig, Manifest, ManifestError,
 };
 use crate::platform::{self, Platform, PlatformError};
 use crate::reference::ImageRef;
 use crate::registry::{Registry, RegistryError};
-use crate::store::{ImageRecord, LayerRecord, Store, StoreError, TempFile};
-use crate::unpack::{self, UnpackError, UnpackOptions};
+use crate::store::{ImageRecord, LayerRecord, Store, StoreError};
+use crate::unpack::UnpackError;
 use futures_util::{StreamExt, TryStreamExt};
-use std::io::{Read, Seek};
 
-/// Tries per layer download before giving up on a transient error.
-const DOWNLOAD_ATTEMPTS: u32 = 3;
 /// How many layers download at once.
 const PARALLEL_LAYERS: usize = 3;
 
@@ -369,116 +366,19 @@ impl Ctx<'_> {
             digest: &digest,
             size: desc.size,
         });
-        let tmp = self.download_with_retries(&digest).await?;
-        self.progress
-            .event(PullEvent::LayerDownloaded { digest: &digest });
-        let store = self.store.clone();
-        let (name, d, id) = (self.name(), digest.clone(), diff_id);
-        let res =
-            tokio::task::spawn_blocking(move || unpack_verified(&store, tmp, &name, &d, &id, comp))
-                .await;
-        match res {
-            Ok(r) => r?,
-            Err(e) => {
-                return Err(PullError::Task {
-                    image: self.name(),
-                    layer: digest,
-                    detail: e.to_string(),
-                })
-            }
+        crate::layer_fetch::LayerJob {
+            registry: self.registry,
+            store: self.store,
+            image: self.image,
+            progress: self.progress,
+            digest: &digest,
+            diff_id: &diff_id,
+            comp,
         }
+        .run()
+        .await?;
         self.progress
             .event(PullEvent::LayerDone { digest: &digest });
         Ok((record, true))
     }
-}
-
-impl Ctx<'_> {
-    /// Download a layer blob into a temp file, retrying transient failures (network
-    /// errors, 5xx) with backoff; verification failures are never retried.
-    async fn download_with_retries(&self, digest: &Digest) -> Result<TempFile, PullError> {
-        let mut tmp = self.store.temp_file("layer-blob")?;
-        let mut attempt = 1;
-        loop {
-            let progress = self.progress;
-            let d2 = digest.clone();
-            let res = self
-                .registry
-                .fetch_blob(self.image, "layer", digest, tmp.file(), &mut move |n| {
-                    progress.event(PullEvent::LayerBytes {
-                        digest: &d2,
-                        bytes: n,
-                    })
-                })
-                .await;
-            match res {
-                Ok(_) => return Ok(tmp),
-                Err(e) if e.is_transient() && attempt < DOWNLOAD_ATTEMPTS => {
-                    self.progress.event(PullEvent::Warning(format!(
-                        "{e}; retrying (attempt {} of {DOWNLOAD_ATTEMPTS})",
-                        attempt + 1
-                    )));
-                    let f = tmp.file();
-                    f.set_len(0).and_then(|()| f.rewind()).map_err(|source| {
-                        RegistryError::Write {
-                            image: self.name(),
-                            what: "layer",
-                            digest: digest.clone(),
-                            source,
-                        }
-                    })?;
-                    tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-}
-
-/// Unpack a verified blob into a temp dir, check the diff_id, then commit blob and layer.
-fn unpack_verified(
-    store: &Store,
-    mut blob: TempFile,
-    image: &str,
-    digest: &Digest,
-    diff_id: &Digest,
-    comp: Compression,
-) -> Result<(), PullError> {
-    let uerr = |source| PullError::Unpack {
-        image: image.to_string(),
-        layer: digest.clone(),
-        source,
-    };
-    let file = blob.file();
-    file.rewind().map_err(|e| uerr(UnpackError::Archive(e)))?;
-    let file = file
-        .try_clone()
-        .map_err(|e| uerr(UnpackError::Archive(e)))?;
-    let reader: Box<dyn Read> = match comp {
-        Compression::None => Box::new(std::io::BufReader::new(file)),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
-            file,
-        ))),
-        Compression::Zstd => Box::new(
-            zstd::stream::read::Decoder::new(file).map_err(|e| uerr(UnpackError::Archive(e)))?,
-        ),
-    };
-    let mut hashing = HashingReader::new(reader);
-    let dir = store.temp_dir("layer")?;
-    unpack::unpack_layer(&mut hashing, dir.path(), &UnpackOptions::default()).map_err(uerr)?;
-    // The tar reader may stop before trailing padding; the diff_id covers all of it.
-    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| uerr(UnpackError::Archive(e)))?;
-    let (actual, _) = hashing.finish();
-    if &actual != diff_id {
-        return Err(PullError::DiffId {
-            image: image.to_string(),
-            layer: digest.clone(),
-            expected: diff_id.clone(),
-            actual,
-        });
-    }
-    store.commit_blob(blob, digest)?;
-    store.commit_layer(dir, diff_id)?;
-    Ok(())
 }
