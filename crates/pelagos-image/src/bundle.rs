@@ -287,6 +287,10 @@ pub fn create(
         base_first.insert(0, p);
     }
     let rootfs = dir.join("rootfs");
+    std::fs::create_dir_all(dir).map_err(io(dir, "create directory"))?;
+    // The rootfs holds the image's setuid binaries; host users must not reach them.
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .map_err(io(dir, "chmod 0700"))?;
     if opts.rootfs == RootfsMode::Copy {
         std::fs::create_dir_all(&rootfs).map_err(io(&rootfs, "create directory"))?;
         crate::flatten::flatten(&base_first, &rootfs)?;

@@ -190,6 +190,13 @@ impl Store {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(io_err(&p, "create directory"))?;
         }
+        // Unpacked layers hold setuid binaries and devices owned by image uids; host
+        // users must not reach them through the store.
+        for sub in ["layers", "tmp"] {
+            let p = root.join(sub);
+            fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+                .map_err(io_err(&p, "chmod 0700"))?;
+        }
         let s = Self {
             root: root.to_path_buf(),
         };
@@ -690,6 +697,24 @@ mod tests {
         drop(tmp);
         assert!(!p.exists(), "uncommitted temp file must vanish");
         assert_eq!(fs::read_dir(t.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn layer_dirs_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        Store::open(t.path()).unwrap();
+        for sub in ["layers", "tmp"] {
+            assert_eq!(
+                fs::metadata(t.path().join(sub))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o700,
+                "{sub}"
+            );
+        }
     }
 
     #[test]
