@@ -14,7 +14,13 @@ fn skip(test: &str) -> bool {
     if is_root() {
         return false;
     }
-    eprintln!("SKIPPED {test}: needs root (mknod/chown/trusted xattrs)");
+    // Written to the stderr handle, not through eprintln!, so libtest's output capture
+    // does not hide the skip.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: needs root (mknod/chown/trusted xattrs)"
+    );
     true
 }
 
