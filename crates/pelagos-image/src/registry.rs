@@ -269,17 +269,14 @@ impl Registry {
                 }
                 self.other(image, blob, envelope.to_string(), false)
             }
-            OciDistributionError::ServerError { code: 404, .. } if blob.is_none() => {
-                RegistryError::ManifestUnknown { image: name }
-            }
-            OciDistributionError::ServerError { code: 404, .. } => {
-                let (what, d) = blob.expect("checked above");
-                RegistryError::BlobUnknown {
+            OciDistributionError::ServerError { code: 404, .. } => match blob {
+                None => RegistryError::ManifestUnknown { image: name },
+                Some((what, d)) => RegistryError::BlobUnknown {
                     image: name,
                     what,
                     digest: d.clone(),
-                }
-            }
+                },
+            },
             other => {
                 let transient = match &other {
                     OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
