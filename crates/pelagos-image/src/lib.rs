@@ -1,1 +1,28 @@
-//! Images: registry client, content store, layer unpacking.
+//! Images: registry client, content-addressed store, safe layer unpacking, bundles.
+//!
+//! A pull goes [`reference`] (parse and normalise) -> [`registry`] (auth, manifest with
+//! all four Accept types) -> [`platform`] (pick from an index) -> [`store`] (blobs
+//! verified by digest, layers unpacked by [`unpack`] and verified by diff_id, then
+//! committed by rename) -> image record. [`bundle`] turns a stored image into an OCI
+//! bundle with an overlayfs rootfs. Directory locations come from the caller.
+
+pub mod bundle;
+pub mod digest;
+pub mod flatten;
+pub mod fsops;
+mod layer_fetch;
+pub mod manifest;
+pub mod platform;
+pub mod pull;
+pub mod reference;
+pub mod registry;
+pub mod store;
+pub mod unpack;
+pub mod user;
+
+pub use digest::Digest;
+pub use platform::Platform;
+pub use pull::{pull, Progress, PullError, PullEvent, PullOptions, Pulled};
+pub use reference::ImageRef;
+pub use registry::{Credentials, Registry, RegistryError, RegistryOptions};
+pub use store::Store;

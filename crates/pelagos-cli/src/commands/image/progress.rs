@@ -1,0 +1,111 @@
+//! Pull progress: one bar per layer (bytes and speed) on a terminal, plain lines
+//! otherwise, nothing with `--quiet`.
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pelagos_image::{Digest, PullEvent};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Turns pull events into output on stderr.
+pub struct Reporter {
+    mode: Mode,
+    bars: Mutex<HashMap<Digest, ProgressBar>>,
+}
+
+enum Mode {
+    Bars(MultiProgress),
+    Lines,
+    Quiet,
+}
+
+impl Reporter {
+    /// Bars when `tty`, else lines, or nothing when `quiet`.
+    pub fn new(tty: bool, quiet: bool) -> Self {
+        let mode = if quiet {
+            Mode::Quiet
+        } else if tty {
+            Mode::Bars(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+        } else {
+            Mode::Lines
+        };
+        Self {
+            mode,
+            bars: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Stop drawing.
+    pub fn finish(&self) {
+        if let Ok(mut bars) = self.bars.lock() {
+            for (_, b) in bars.drain() {
+                b.abandon();
+            }
+        }
+    }
+
+    fn bar(&self, d: &Digest) -> Option<ProgressBar> {
+        self.bars.lock().ok().and_then(|b| b.get(d).cloned())
+    }
+
+    fn start_bar(&self, mp: &MultiProgress, d: &Digest, size: u64) {
+        let style = ProgressStyle::with_template(
+            "{prefix} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let b = mp.add(
+            ProgressBar::new(size)
+                .with_style(style)
+                .with_prefix(d.short().to_string()),
+        );
+        if let Ok(mut bars) = self.bars.lock() {
+            bars.insert(d.clone(), b);
+        }
+    }
+}
+
+impl pelagos_image::Progress for Reporter {
+    fn event(&self, e: PullEvent<'_>) {
+        match (&self.mode, e) {
+            (Mode::Quiet, PullEvent::Warning(w)) => eprintln!("warning: {w}"),
+            (Mode::Quiet, _) => {}
+            (_, PullEvent::Warning(w)) => eprintln!("warning: {w}"),
+            (_, PullEvent::Resolved { manifest, platform }) => {
+                eprintln!("resolved {manifest} ({platform})")
+            }
+            (Mode::Bars(mp), PullEvent::LayerStart { digest, size }) => {
+                self.start_bar(mp, digest, size)
+            }
+            (Mode::Bars(_), PullEvent::LayerBytes { digest, bytes }) => {
+                if let Some(b) = self.bar(digest) {
+                    b.inc(bytes);
+                }
+            }
+            (Mode::Bars(_), PullEvent::LayerDownloaded { digest }) => {
+                if let Some(b) = self.bar(digest) {
+                    b.set_message("unpacking");
+                }
+            }
+            (Mode::Bars(_), PullEvent::LayerDone { digest }) => {
+                if let Some(b) = self.bar(digest) {
+                    b.finish_with_message("done");
+                }
+            }
+            (Mode::Bars(mp), PullEvent::LayerExists { digest }) => {
+                let _ = mp.println(format!("{} already present", digest.short()));
+            }
+            (Mode::Lines, PullEvent::LayerStart { digest, size }) => {
+                eprintln!("layer {}: downloading {size} bytes", digest.short())
+            }
+            (Mode::Lines, PullEvent::LayerExists { digest }) => {
+                eprintln!("layer {}: already present", digest.short())
+            }
+            (Mode::Lines, PullEvent::LayerDownloaded { digest }) => {
+                eprintln!("layer {}: verified, unpacking", digest.short())
+            }
+            (Mode::Lines, PullEvent::LayerDone { digest }) => {
+                eprintln!("layer {}: done", digest.short())
+            }
+            (_, PullEvent::LayerBytes { .. }) => {}
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! End-to-end tests of `pelagos image ...` against the fixture registries.
+//!
+//! A custom harness (registries start once, stop by PID at the end); cases that
+//! cannot run are skipped visibly, and with `CI=true` that is a failure.
+
+#[path = "../../pelagos-image/tests/registry/fixture.rs"]
+mod fixture;
+
+use fixture::Fixture;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+type Case = fn(&Fixture) -> Result<(), String>;
+
+const CASES: &[(&str, Case)] = &[
+    ("pull_ls_inspect_tag_rm", pull_ls_inspect_tag_rm),
+    ("pull_errors_exit_125", pull_errors_exit_125),
+    ("password_stdin_and_ca", password_stdin_and_ca),
+    ("platform_flag", platform_flag),
+    (
+        "sigkill_during_pull_then_repull",
+        sigkill_during_pull_then_repull,
+    ),
+    ("tls_token_and_broken_layers", tls_token_and_broken_layers),
+];
+
+fn main() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let selected: Vec<&(&str, Case)> = CASES
+        .iter()
+        .filter(|(n, _)| filter.as_ref().is_none_or(|f| n.contains(f.as_str())))
+        .collect();
+    let f = match Fixture::start() {
+        Ok(f) => f,
+        Err(why) => {
+            for (n, _) in &selected {
+                println!("test {n} ... SKIPPED ({why})");
+            }
+            println!("0 passed, 0 failed, {} skipped", selected.len());
+            if ci {
+                eprintln!("CI=true: the registry fixtures must run: {why}");
+                std::process::exit(1);
+            }
+            return;
+        }
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for (name, case) in &selected {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| case(&f))) {
+            Ok(Ok(())) => {
+                passed += 1;
+                println!("test {name} ... ok");
+            }
+            Ok(Err(m)) => {
+                failed += 1;
+                println!("test {name} ... FAILED: {m}");
+            }
+            Err(_) => {
+                failed += 1;
+                println!("test {name} ... FAILED (panicked)");
+            }
+        }
+    }
+    drop(f);
+    println!("{passed} passed, {failed} failed, 0 skipped");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
+
+fn ensure(c: bool, m: impl Into<String>) -> Result<(), String> {
+    if c {
+        Ok(())
+    } else {
+        Err(m.into())
+    }
+}
+
+fn pelagos(root: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pelagos"));
+    cmd.args(args)
+        .env("PELAGOS_ROOT", root)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn pelagos");
+    if let (Some(s), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        use std::io::Write;
+        pipe.write_all(s.as_bytes()).expect("write stdin");
+    }
+    child.wait_with_output().expect("wait pelagos")
+}
+
+fn ok(o: &Output, what: &str) -> Result<String, String> {
+    ensure(
+        o.status.success(),
+        format!(
+            "{what}: exit {:?}: {}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )?;
+    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+fn store_of(root: &Path) -> pelagos_image::Store {
+    pelagos_image::Store::open(&root.join("images")).expect("open store")
+}
+
+fn pull_ls_inspect_tag_rm(f: &Fixture) -> Result<(), String> {
+    let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let r = format!("{}/busybox:latest", f.anon);
+    let out = ok(
+        &pelagos(t.path(), &["image", "pull", "-q", "--insecure", &r], None),
+        "pull",
+    )?;
+    ensure(
+        out.trim() == f.digest("busybox:latest"),
+        format!("pull -q printed {out:?}"),
+    )?;
+    let ls = ok(
+        &pelagos(t.path(), &["image", "ls", "--format", "json"], None),
+        "ls",
+    )?;
+    let rows: serde_json::Value =
+        serde_json::from_str(&ls).map_err(|e| format!("ls json: {e}: {ls}"))?;
+    ensure(
+        rows.as_array()
+            .is_some_and(|a| a.len() == 1 && a[0]["reference"] == r.as_str()),
+        format!("ls: {ls}"),
+    )?;
+    let table = ok(&pelagos(t.path(), &["image", "ls"], None), "ls table")?;
+    ensure(
+        table.contains("REPOSITORY") && table.contains("busybox"),
+        table.clone(),
+    )?;
+    ok(
+        &pelagos(t.path(), &["image", "tag", &r, "local/copy:v1"], None),
+        "tag",
+    )?;
+    let insp = ok(
+        &pelagos(t.path(), &["image", "inspect", "local/copy:v1"], None),
+        "inspect",
+    )?;
+    let v: serde_json::Value = serde_json::from_str(&insp).map_err(|e| e.to_string())?;
+    ensure(
+        v[0]["ManifestDigest"] == f.digest("busybox:latest")
+            && v[0]["RepoTags"].as_array().is_some_and(|a| a.len() == 2),
+        insp.clone(),
+    )?;
+    ok(
+        &pelagos(t.path(), &["image", "rm", "local/copy:v1"], None),
+        "rm tag",
+    )?;
+    let s = store_of(t.path());
+    ensure(
+        s.images().map_err(|e| e.to_string())?.len() == 1,
+        "image removed while still referenced",
+    )?;
+    ok(&pelagos(t.path(), &["image", "rm", &r], None), "rm")?;
+    ensure(
+        s.images().map_err(|e| e.to_string())?.is_empty(),
+        "image record left",
+    )?;
+    let layers = std::fs::read_dir(t.path().join("images/layers/sha256"))
+        .map_err(|e| e.to_string())?
+        .count();
+    ensure(layers == 0, format!("{layers} layers left after rm"))?;
+    let problems = s.check().map_err(|e| e.to_string())?;
+    ensure(problems.is_empty(), format!("{problems:?}"))
+}
+
+fn pull_errors_exit_125(f: &Fixture) -> Result<(), String> {
+    let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let r = format!("{}/busybox:nope", f.anon);
+    let o = pelagos(t.path(), &["image", "pull", "--insecure", &r], None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    ensure(
+        o.status.code() == Some(125) && err.contains("manifest unknown") && err.contains(&r),
+        format!("{:?}: {err}", o.status.code()),
+    )?;
+    let o = pelagos(t.path(), &["image", "pull", "Not/Valid"], None);
+    ensure(
+        o.status.code() == Some(125)
+            && String::from_utf8_lossy(&o.stderr).contains("invalid image reference"),
+        "invalid reference accepted",
+    )?;
+    let o = pelagos(t.path(), &["image", "inspect", "nosuch"], None);
+    ensure(
+        o.status.code() == Some(125)
+            && String::from_utf8_lossy(&o.stderr).contains("no such image: nosuch"),
+        "inspect of a missing image",
+    )
+}
+
+fn password_stdin_and_ca(f: &Fixture) -> Result<(), String> {
+    let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let r = format!("{}/busybox:latest", f.basic);
+    let ca = f.ca().display().to_string();
+    let args = [
+        "image",
+        "pull",
+        "--ca-file",
+        &ca,
+        "--username",
+        "testuser",
+        "--password-stdin",
+        &r,
+    ];
+    ok(
+        &pelagos(t.path(), &args, Some("testpassword\n")),
+        "pull with password",
+    )?;
+    let o = pelagos(t.path(), &args, Some("wrong\n"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    ensure(
+        o.status.code() == Some(125) && err.contains("authentication failed"),
+        err.to_string(),
+    )
+}
+
+fn platform_flag(f: &Fixture) -> Result<(), String> {
+    let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let r = format!("{}/multiarch:latest", f.anon);
+    ok(
+        &pelagos(
+            t.path(),
+            &[
+                "image",
+                "pull",
+                "--insecure",
+                "--platform",
+                "linux/arm64",
+                &r,
+            ],
+            None,
+        ),
+        "pull arm64",
+    )?;
+    let insp = ok(
+        &pelagos(t.path(), &["image", "inspect", &r], None),
+        "inspect",
+    )?;
+    ensure(
+        insp.contains("\"Platform\": \"linux/arm64/v8\""),
+        insp.clone(),
+    )?;
+    let o = pelagos(
+        t.path(),
+        &[
+            "image",
+            "pull",
+            "--insecure",
+            &format!("{}/multiarch:no-match", f.anon),
+        ],
+        None,
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    ensure(
+        o.status.code() == Some(125)
+            && err.contains("available platforms: linux/s390x, linux/ppc64le"),
+        err.to_string(),
+    )
+}
+
+fn sigkill_during_pull_then_repull(f: &Fixture) -> Result<(), String> {
+    let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let r = format!("{}/layers:latest", f.anon);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pelagos"))
+        .args(["image", "pull", "--insecure", &r])
+        .env("PELAGOS_ROOT", t.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = false;
+    for l in lines.by_ref() {
+        if l.map_err(|e| e.to_string())?.contains("downloading") {
+            seen = true;
+            break;
+        }
+    }
+    // SIGKILL: no cleanup code runs in the puller.
+    child.kill().map_err(|e| e.to_string())?;
+    child.wait().map_err(|e| e.to_string())?;
+    ensure(seen, "pull never started downloading")?;
+    let s = store_of(t.path());
+    for img in s.images().map_err(|e| e.to_string())? {
+        for l in &img.layers {
+            ensure(
+                s.has_layer(&l.diff_id),
+                "an image was recorded without its layers",
+            )?;
+        }
+    }
+    ok(
+        &pelagos(t.path(), &["image", "pull", "--insecure", &r], None),
+        "re-pull",
+    )?;
+    let problems = store_of(t.path()).check().map_err(|e| e.to_string())?;
+    ensure(
+        problems.is_empty(),
+        format!("after kill + re-pull: {problems:?}"),
+    )
+}
+
+fn tls_token_and_broken_layers(f: &Fixture) -> Result<(), String> {
+    let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let ca = f.ca().display().to_string();
+    ok(
+        &pelagos(
+            t.path(),
+            &[
+                "image",
+                "pull",
+                "--ca-file",
+                &ca,
+                &format!("{}/busybox:latest", f.tls),
+            ],
+            None,
+        ),
+        "tls pull",
+    )?;
+    let private = format!("{}/private/busybox:latest", f.token);
+    let o = pelagos(t.path(), &["image", "pull", "--insecure", &private], None);
+    ensure(
+        o.status.code() == Some(125) && String::from_utf8_lossy(&o.stderr).contains("unauthorized"),
+        "anonymous private pull",
+    )?;
+    let args = [
+        "image",
+        "pull",
+        "--insecure",
+        "-u",
+        "testuser",
+        "--password-stdin",
+        &private,
+    ];
+    ok(
+        &pelagos(t.path(), &args, Some("testpassword")),
+        "token pull with creds",
+    )?;
+    let digest = f.expected("corrupt-layer-digest.txt");
+    let r = format!("{}/broken/corrupt-layer:latest", f.anon);
+    let o = pelagos(t.path(), &["image", "pull", "--insecure", &r], None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    ensure(
+        o.status.code() == Some(125)
+            && err.contains(digest.trim())
+            && err.contains(&r)
+            && err.contains("digest mismatch"),
+        err.to_string(),
+    )?;
+    let problems = store_of(t.path()).check().map_err(|e| e.to_string())?;
+    ensure(problems.is_empty(), format!("{problems:?}"))
+}

@@ -1,0 +1,384 @@
+//! Pulling an image: resolve the reference (and the platform in an index), fetch and
+//! verify config and layers, unpack each layer once, then record the image.
+//!
+//! Nothing about an image is recorded until every layer is verified (blob digest and
+//! diff_id) and committed; a failed pull leaves only complete, verified layers that an
+//! earlier or concurrent pull could have produced too.
+
+use crate::digest::Digest;
+use crate::manifest::{
+    self, Compression, Descriptor, Document, ImageConfig, Manifest, ManifestError,
+};
+use crate::platform::{self, Platform, PlatformError};
+use crate::reference::ImageRef;
+use crate::registry::{Registry, RegistryError};
+use crate::store::{ImageRecord, LayerRecord, Store, StoreError};
+use crate::unpack::UnpackError;
+use futures_util::{StreamExt, TryStreamExt};
+
+/// How many layers download at once.
+const PARALLEL_LAYERS: usize = 3;
+
+/// Errors from a pull. Each names the image and, for layer problems, the layer digest.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    /// Talking to the registry failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A manifest, index or config is unusable.
+    #[error("{image}: {source}")]
+    Manifest {
+        /// The image.
+        image: String,
+        /// The problem.
+        source: ManifestError,
+    },
+    /// No index entry matches the platform.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// A single-platform image is for another platform than the one asked for.
+    #[error("{image} is for {found}, not the requested {wanted}")]
+    WrongPlatform {
+        /// The image.
+        image: String,
+        /// What was asked for.
+        wanted: Platform,
+        /// What the config says.
+        found: String,
+    },
+    /// An index entry points at another index.
+    #[error("{image}: index entry {digest} is not an image manifest")]
+    NestedIndex {
+        /// The image.
+        image: String,
+        /// The entry.
+        digest: Digest,
+    },
+    /// A layer's uncompressed content does not match the config's diff_id.
+    #[error("diff_id mismatch: {image}: layer {layer} unpacks to {actual}, but the image config says {expected}; the image is corrupt")]
+    DiffId {
+        /// The image.
+        image: String,
+        /// The layer blob digest.
+        layer: Digest,
+        /// diff_id from the config.
+        expected: Digest,
+        /// What the content hashes to.
+        actual: Digest,
+    },
+    /// A layer cannot be unpacked.
+    #[error("{image}: layer {layer}: {source}")]
+    Unpack {
+        /// The image.
+        image: String,
+        /// The layer blob digest.
+        layer: Digest,
+        /// The problem.
+        source: UnpackError,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A worker task died.
+    #[error("{image}: layer {layer}: unpack task failed: {detail}")]
+    Task {
+        /// The image.
+        image: String,
+        /// The layer blob digest.
+        layer: Digest,
+        /// What happened.
+        detail: String,
+    },
+}
+
+/// Progress events; the CLI turns them into bars or lines.
+#[derive(Debug)]
+pub enum PullEvent<'a> {
+    /// The reference resolved to a manifest.
+    Resolved {
+        /// Manifest digest.
+        manifest: &'a Digest,
+        /// Platform of the image.
+        platform: &'a str,
+    },
+    /// A layer is already in the store.
+    LayerExists {
+        /// Layer blob digest.
+        digest: &'a Digest,
+    },
+    /// A layer download starts.
+    LayerStart {
+        /// Layer blob digest.
+        digest: &'a Digest,
+        /// Size from the manifest.
+        size: u64,
+    },
+    /// Bytes of a layer arrived.
+    LayerBytes {
+        /// Layer blob digest.
+        digest: &'a Digest,
+        /// How many.
+        bytes: u64,
+    },
+    /// A layer is downloaded and verified; unpacking starts.
+    LayerDownloaded {
+        /// Layer blob digest.
+        digest: &'a Digest,
+    },
+    /// A layer is unpacked, verified and committed.
+    LayerDone {
+        /// Layer blob digest.
+        digest: &'a Digest,
+    },
+    /// Something the user should know.
+    Warning(String),
+}
+
+/// Receives [`PullEvent`]s.
+pub trait Progress: Send + Sync {
+    /// Handle one event.
+    fn event(&self, e: PullEvent<'_>);
+}
+
+/// A [`Progress`] that ignores everything.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn event(&self, _: PullEvent<'_>) {}
+}
+
+/// Pull options.
+#[derive(Clone, Debug, Default)]
+pub struct PullOptions {
+    /// Platform to select from an index; the host when `None`.
+    pub platform: Option<Platform>,
+}
+
+/// What a pull produced.
+#[derive(Clone, Debug)]
+pub struct Pulled {
+    /// The reference as recorded.
+    pub reference: ImageRef,
+    /// The stored image.
+    pub image: ImageRecord,
+    /// Layers downloaded by this pull.
+    pub downloaded: usize,
+    /// Layers already present.
+    pub reused: usize,
+}
+
+struct Ctx<'a> {
+    registry: &'a Registry,
+    store: &'a Store,
+    image: &'a ImageRef,
+    progress: &'a dyn Progress,
+}
+
+/// Pull `image` into `store`.
+pub async fn pull(
+    registry: &Registry,
+    store: &Store,
+    image: &ImageRef,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<Pulled, PullError> {
+    let cx = Ctx {
+        registry,
+        store,
+        image,
+        progress,
+    };
+    let name = image.to_string();
+    let merr = |source| PullError::Manifest {
+        image: name.clone(),
+        source,
+    };
+    registry.authenticate(image).await?;
+    let _lock = store.lock_shared()?;
+    let wanted = opts.platform.clone().unwrap_or_else(Platform::host);
+    let Resolved {
+        index,
+        manifest_body,
+        manifest_digest,
+        manifest,
+    } = cx.resolve(&wanted).await?;
+    let (config_bytes, config_digest, config) = cx.config(&manifest).await?;
+    let found = Platform {
+        os: config.os.clone(),
+        architecture: config.architecture.clone(),
+        variant: config.variant.clone(),
+    };
+    if index.is_none() && !wanted.matches(&found) {
+        if opts.platform.is_some() {
+            return Err(PullError::WrongPlatform {
+                image: name,
+                wanted,
+                found: found.to_string(),
+            });
+        }
+        progress.event(PullEvent::Warning(format!(
+            "{name} is for {found}, not this host's {wanted}; it may not run here"
+        )));
+    }
+    let platform_str = found.to_string();
+    progress.event(PullEvent::Resolved {
+        manifest: &manifest_digest,
+        platform: &platform_str,
+    });
+    let diff_ids = config.diff_ids(manifest.layers.len()).map_err(merr)?;
+    let mut plan = Vec::new();
+    for (desc, diff_id) in manifest.layers.iter().zip(diff_ids) {
+        let digest = desc.digest("image manifest layers").map_err(merr)?;
+        let comp = manifest::layer_compression(desc).map_err(merr)?;
+        plan.push((desc, digest, diff_id, comp));
+    }
+    let results: Vec<(LayerRecord, bool)> = futures_util::stream::iter(
+        plan.into_iter()
+            .map(|(desc, digest, diff_id, comp)| cx.layer(desc, digest, diff_id, comp)),
+    )
+    .buffered(PARALLEL_LAYERS)
+    .try_collect()
+    .await?;
+    let downloaded = results.iter().filter(|r| r.1).count();
+    let index_digest = match &index {
+        Some((b, _)) => Some(store.put_blob_bytes(b)?),
+        None => None,
+    };
+    store.put_blob_bytes(&manifest_body)?;
+    store.put_blob_bytes(&config_bytes)?;
+    let record = ImageRecord {
+        manifest_digest,
+        index_digest,
+        media_type: manifest
+            .media_type
+            .clone()
+            .unwrap_or_else(|| manifest::OCI_MANIFEST.to_string()),
+        config_digest,
+        platform: platform_str,
+        layers: results.iter().map(|r| r.0.clone()).collect(),
+        pulled_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    store.put_image(&record)?;
+    store.set_ref(image, &record.manifest_digest)?;
+    Ok(Pulled {
+        reference: image.clone(),
+        downloaded,
+        reused: results.len() - downloaded,
+        image: record,
+    })
+}
+
+/// The manifest a reference resolves to, and the index it came from.
+struct Resolved {
+    index: Option<(Vec<u8>, Digest)>,
+    manifest_body: Vec<u8>,
+    manifest_digest: Digest,
+    manifest: Manifest,
+}
+
+impl Ctx<'_> {
+    fn name(&self) -> String {
+        self.image.to_string()
+    }
+
+    /// Fetch the manifest; for an index, select `wanted` and fetch that entry.
+    async fn resolve(&self, wanted: &Platform) -> Result<Resolved, PullError> {
+        let name = self.name();
+        let merr = |source| PullError::Manifest {
+            image: name.clone(),
+            source,
+        };
+        let (body, digest) = self.registry.fetch_manifest(self.image).await?;
+        let idx = match manifest::parse_document(&body, None).map_err(merr)? {
+            Document::Manifest(m) => {
+                return Ok(Resolved {
+                    index: None,
+                    manifest_body: body,
+                    manifest_digest: digest,
+                    manifest: m,
+                })
+            }
+            Document::Index(idx) => idx,
+        };
+        let entry = platform::select(&idx, wanted, &name)?;
+        let child = entry.digest("image index").map_err(merr)?;
+        let child_ref = ImageRef {
+            digest: Some(child.clone()),
+            ..self.image.clone()
+        };
+        let (mbody, mdigest) = self.registry.fetch_manifest(&child_ref).await?;
+        match manifest::parse_document(&mbody, Some(&entry.media_type)).map_err(merr)? {
+            Document::Manifest(m) => Ok(Resolved {
+                index: Some((body, digest)),
+                manifest_body: mbody,
+                manifest_digest: mdigest,
+                manifest: m,
+            }),
+            Document::Index(_) => Err(PullError::NestedIndex {
+                image: name,
+                digest: child,
+            }),
+        }
+    }
+
+    async fn config(&self, m: &Manifest) -> Result<(Vec<u8>, Digest, ImageConfig), PullError> {
+        let merr = |source| PullError::Manifest {
+            image: self.name(),
+            source,
+        };
+        let digest = m.config.digest("image manifest config").map_err(merr)?;
+        let bytes = if self.store.has_blob(&digest) {
+            self.store.read_blob(&digest)?
+        } else {
+            let mut buf = Vec::new();
+            self.registry
+                .fetch_blob(self.image, "config", &digest, &mut buf, &mut |_| {})
+                .await?;
+            buf
+        };
+        let config = ImageConfig::parse(&bytes).map_err(merr)?;
+        Ok((bytes, digest, config))
+    }
+
+    /// Fetch, verify, unpack and commit one layer. Returns its record and whether it
+    /// was downloaded.
+    async fn layer(
+        &self,
+        desc: &Descriptor,
+        digest: Digest,
+        diff_id: Digest,
+        comp: Compression,
+    ) -> Result<(LayerRecord, bool), PullError> {
+        let record = LayerRecord {
+            digest: digest.clone(),
+            diff_id: diff_id.clone(),
+            size: desc.size,
+            media_type: desc.media_type.clone(),
+        };
+        if self.store.has_layer(&diff_id) {
+            self.progress
+                .event(PullEvent::LayerExists { digest: &digest });
+            return Ok((record, false));
+        }
+        self.progress.event(PullEvent::LayerStart {
+            digest: &digest,
+            size: desc.size,
+        });
+        crate::layer_fetch::LayerJob {
+            registry: self.registry,
+            store: self.store,
+            image: self.image,
+            progress: self.progress,
+            digest: &digest,
+            diff_id: &diff_id,
+            comp,
+        }
+        .run()
+        .await?;
+        self.progress
+            .event(PullEvent::LayerDone { digest: &digest });
+        Ok((record, true))
+    }
+}

@@ -1,0 +1,138 @@
+//! Starts the fixture registries (tests/fixtures/*.sh) in a private state dir on free
+//! loopback ports, builds the test images once, and stops the registries by PID on drop.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Tools the fixture scripts need.
+const TOOLS: [&str; 7] = [
+    "docker-registry",
+    "htpasswd",
+    "skopeo",
+    "umoci",
+    "jq",
+    "zstd",
+    "openssl",
+];
+
+/// A running set of registries with the test images pushed.
+pub struct Fixture {
+    pub state: PathBuf,
+    scripts: PathBuf,
+    pub anon: String,
+    pub tls: String,
+    pub basic: String,
+    pub token: String,
+    pub digests: HashMap<String, String>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+fn have(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false)
+}
+
+impl Fixture {
+    /// Start everything, or say why not (the caller skips visibly, or fails in CI).
+    pub fn start() -> Result<Self, String> {
+        let missing: Vec<&str> = TOOLS.iter().copied().filter(|t| !have(t)).collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "missing tools {missing:?}: apt-get install $(cat tests/fixtures/APT-PACKAGES)"
+            ));
+        }
+        // The owner of /proc/self is our effective uid; no extra crate needed, so the
+        // CLI tests can include this file as is.
+        let euid = std::os::unix::fs::MetadataExt::uid(
+            &std::fs::metadata("/proc/self").map_err(|e| e.to_string())?,
+        );
+        if euid != 0 {
+            return Err("needs root (layer unpack keeps owners, creates whiteout devices)".into());
+        }
+        let scripts = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures")
+            .canonicalize()
+            .map_err(|e| e.to_string())?;
+        let state = std::env::temp_dir().join(format!("pelagos-image-e2e-{}", std::process::id()));
+        let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+        let mut f = Fixture {
+            anon: format!("127.0.0.1:{}", ports[0]),
+            tls: format!("127.0.0.1:{}", ports[1]),
+            basic: format!("127.0.0.1:{}", ports[2]),
+            token: format!("127.0.0.1:{}", ports[3]),
+            state,
+            scripts,
+            digests: HashMap::new(),
+        };
+        let envs = [
+            ("PELAGOS_REGISTRY_STATE", f.state.display().to_string()),
+            ("PELAGOS_REG_PORT_ANON", ports[0].to_string()),
+            ("PELAGOS_REG_PORT_TLS", ports[1].to_string()),
+            ("PELAGOS_REG_PORT_BASIC", ports[2].to_string()),
+            ("PELAGOS_REG_PORT_TOKEN", ports[3].to_string()),
+            ("PELAGOS_REG_PORT_TOKENSRV", ports[4].to_string()),
+            ("PELAGOS_BIG_MB", "4".to_string()),
+            ("PELAGOS_NO_APT", "1".to_string()),
+        ];
+        for script in ["registry-up.sh", "build-images.sh"] {
+            let out = Command::new("bash")
+                .arg(f.scripts.join(script))
+                .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+                .output()
+                .map_err(|e| format!("{script}: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "{script} failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+        }
+        let tsv = std::fs::read_to_string(f.state.join("images.tsv")).map_err(|e| e.to_string())?;
+        for line in tsv.lines() {
+            let cols: Vec<&str> = line.split('\t').collect();
+            if cols.len() >= 2 {
+                f.digests.insert(cols[0].to_string(), cols[1].to_string());
+            }
+        }
+        Ok(f)
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.state.join("certs/ca.crt")
+    }
+
+    pub fn expected(&self, name: &str) -> String {
+        std::fs::read_to_string(self.state.join("expected").join(name)).unwrap_or_default()
+    }
+
+    pub fn digest(&self, r: &str) -> &str {
+        self.digests
+            .get(r)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("{r} not in images.tsv"))
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let st = Command::new("bash")
+            .arg(self.scripts.join("registry-down.sh"))
+            .arg("--purge")
+            .env("PELAGOS_REGISTRY_STATE", &self.state)
+            .output();
+        if let Ok(o) = st {
+            if !o.status.success() {
+                eprintln!("registry-down.sh: {}", String::from_utf8_lossy(&o.stderr));
+            }
+        }
+    }
+}
