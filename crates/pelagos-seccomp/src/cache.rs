@@ -163,3 +163,97 @@ fn hex(bytes: &[u8]) -> String {
             s
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::default_profile;
+    use oci_spec::runtime::Capabilities;
+
+    fn entries(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn miss_stores_then_hit_returns_the_same_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("seccomp");
+        let p = default_profile(&Capabilities::new());
+        let cold = compile_cached(&p, &cache).unwrap();
+        let files = entries(&cache);
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(
+            files[0],
+            cache.join(format!("{}.bpf", cache_key(&p).unwrap()))
+        );
+        let hit = compile_cached(&p, &cache).unwrap();
+        assert_eq!(hit, cold);
+        assert_eq!(hit, compile(&p).unwrap());
+    }
+
+    #[test]
+    fn key_depends_on_the_profile() {
+        let none = default_profile(&Capabilities::new());
+        let admin = default_profile(&[oci_spec::runtime::Capability::SysAdmin].into());
+        assert_ne!(cache_key(&none).unwrap(), cache_key(&admin).unwrap());
+        assert_eq!(cache_key(&none).unwrap(), cache_key(&none.clone()).unwrap());
+        assert_eq!(cache_key(&none).unwrap().len(), 64);
+    }
+
+    #[test]
+    fn damaged_entries_are_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = default_profile(&Capabilities::new());
+        let good = compile_cached(&p, dir.path()).unwrap();
+        let path = entries(dir.path()).remove(0);
+        let bytes = fs::read(&path).unwrap();
+        let mut flipped = bytes.clone();
+        flipped[MAGIC.len() + 20] ^= 0xff;
+        let damaged: [(&str, Vec<u8>); 4] = [
+            ("empty", Vec::new()),
+            ("truncated", bytes[..bytes.len() / 2].to_vec()),
+            ("flipped byte", flipped),
+            (
+                "garbage",
+                b"not a cache entry at all, but long enough to split".to_vec(),
+            ),
+        ];
+        for (what, content) in damaged {
+            assert!(decode(&content).is_none(), "{what} decoded");
+            fs::write(&path, &content).unwrap();
+            assert_eq!(compile_cached(&p, dir.path()).unwrap(), good, "{what}");
+            assert_eq!(fs::read(&path).unwrap(), bytes, "{what} not rewritten");
+        }
+        assert_eq!(entries(dir.path()), vec![path], "temp files left behind");
+    }
+
+    #[test]
+    fn a_valid_digest_over_bad_lengths_is_rejected() {
+        let mut body = MAGIC.to_vec();
+        push_chunk(&mut body, b"{}");
+        push_chunk(&mut body, &[0u8; 7]);
+        let digest = Sha256::digest(&body);
+        body.extend_from_slice(&digest);
+        assert!(decode(&body).is_none());
+    }
+
+    #[test]
+    fn unwritable_cache_is_a_warning_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A regular file where the cache directory should be cannot hold entries.
+        let blocker = dir.path().join("file");
+        fs::write(&blocker, b"x").unwrap();
+        let p = default_profile(&Capabilities::new());
+        let f = compile_cached(&p, &blocker).unwrap();
+        let last = f.warnings.last().unwrap();
+        assert!(
+            last.message.starts_with("compiled program not cached"),
+            "{last}"
+        );
+    }
+}

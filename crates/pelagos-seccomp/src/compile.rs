@@ -207,3 +207,136 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<u8>> {
     }
     Ok(bpf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::*;
+    use crate::parse_profile;
+
+    fn profile(json: &str) -> LinuxSeccomp {
+        parse_profile(json.as_bytes(), "test").unwrap()
+    }
+
+    fn err(json: &str) -> String {
+        compile(&profile(json)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_syscall_is_skipped_with_a_warning() {
+        let f = compile(&profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+                {"names":["getcwd","no_such_call"],"action":"SCMP_ACT_ERRNO","errnoRet":38}]}"#,
+        ))
+        .unwrap();
+        assert_eq!(f.warnings.len(), 1);
+        assert_eq!(
+            f.warnings[0].to_string(),
+            "linux.seccomp.syscalls[0].names[1]: unknown syscall \"no_such_call\" skipped"
+        );
+        assert!(f.instructions() > 3);
+    }
+
+    #[test]
+    fn errno_too_wide_names_the_field() {
+        let e = err(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["read"],"action":"SCMP_ACT_LOG"},
+            {"names":["getcwd"],"action":"SCMP_ACT_ERRNO","errnoRet":65536}]}"#);
+        assert!(
+            e.starts_with("linux.seccomp.syscalls[1].errnoRet: 65536"),
+            "{e}"
+        );
+        let e = err(r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":99999}"#);
+        assert!(e.starts_with("linux.seccomp.defaultErrnoRet"), "{e}");
+    }
+
+    #[test]
+    fn argument_index_out_of_range_names_the_field() {
+        let e = err(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["read"],"action":"SCMP_ACT_ERRNO","args":[
+                {"index":0,"value":1,"op":"SCMP_CMP_EQ"},
+                {"index":6,"value":1,"op":"SCMP_CMP_EQ"}]}]}"#);
+        assert!(
+            e.starts_with("linux.seccomp.syscalls[0].args[1].index"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn errno_on_other_action_is_a_warning() {
+        let f = compile(&profile(
+            r#"{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
+                {"names":["read"],"action":"SCMP_ACT_ALLOW","errnoRet":5}]}"#,
+        ))
+        .unwrap();
+        assert_eq!(f.warnings[0].field, "linux.seccomp.syscalls[0].errnoRet");
+    }
+
+    #[test]
+    fn notify_needs_a_listener_path() {
+        let e = err(r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["mknod"],"action":"SCMP_ACT_NOTIFY"}]}"#);
+        assert!(e.starts_with("linux.seccomp.listenerPath:"), "{e}");
+    }
+
+    #[test]
+    fn notify_sets_new_listener() {
+        let f = compile(&profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+                "listenerMetadata":"hello","flags":["SECCOMP_FILTER_FLAG_TSYNC"],
+                "syscalls":[{"names":["mknod"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        ))
+        .unwrap();
+        assert!(f.needs_listener());
+        assert_eq!(f.flags, FLAG_TSYNC | FLAG_NEW_LISTENER | FLAG_TSYNC_ESRCH);
+        assert_eq!(
+            f.listener_path.as_deref(),
+            Some(std::path::Path::new("/run/agent.sock"))
+        );
+        assert_eq!(f.listener_metadata.as_deref(), Some("hello"));
+    }
+
+    #[test]
+    fn listener_path_without_notify_is_ignored() {
+        let f = compile(&profile(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/agent.sock",
+                "flags":["SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                         "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}"#,
+        ))
+        .unwrap();
+        assert!(!f.needs_listener());
+        assert_eq!(f.listener_path, None);
+        assert_eq!(
+            f.flags,
+            FLAG_LOG | FLAG_SPEC_ALLOW | FLAG_WAIT_KILLABLE_RECV
+        );
+        assert_eq!(f.warnings[0].field, "linux.seccomp.listenerPath");
+    }
+
+    #[test]
+    fn every_action_and_operator_compiles() {
+        let f = compile(&profile(
+            r#"{"defaultAction":"SCMP_ACT_KILL_PROCESS","architectures":
+                ["SCMP_ARCH_NATIVE"],"syscalls":[
+                {"names":["read"],"action":"SCMP_ACT_ALLOW"},
+                {"names":["write"],"action":"SCMP_ACT_LOG"},
+                {"names":["getcwd"],"action":"SCMP_ACT_TRAP"},
+                {"names":["mkdir"],"action":"SCMP_ACT_TRACE","errnoRet":7},
+                {"names":["rmdir"],"action":"SCMP_ACT_KILL"},
+                {"names":["unlink"],"action":"SCMP_ACT_KILL_THREAD"},
+                {"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[
+                    {"index":0,"value":8,"op":"SCMP_CMP_NE"},
+                    {"index":1,"value":8,"op":"SCMP_CMP_LT"},
+                    {"index":2,"value":8,"op":"SCMP_CMP_LE"},
+                    {"index":3,"value":8,"op":"SCMP_CMP_GE"},
+                    {"index":4,"value":8,"op":"SCMP_CMP_GT"},
+                    {"index":5,"value":255,"valueTwo":8,"op":"SCMP_CMP_MASKED_EQ"}]},
+                {"names":["socket"],"action":"SCMP_ACT_ALLOW","args":[
+                    {"index":0,"value":1,"op":"SCMP_CMP_EQ"},
+                    {"index":0,"value":2,"op":"SCMP_CMP_EQ"}]},
+                {"names":["close"],"action":"SCMP_ACT_KILL_PROCESS"}]}"#,
+        ))
+        .unwrap();
+        assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+    }
+}

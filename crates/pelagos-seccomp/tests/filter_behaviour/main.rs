@@ -1,0 +1,223 @@
+//! Kernel behaviour of compiled filters, no container needed: each test re-runs this
+//! binary as a child process that loads a compiled program with `seccomp(2)` (through
+//! seccompiler's safe loader, which takes exactly our `struct sock_filter` bytes), tries a
+//! list of syscalls, and prints one `probe=result` line per syscall for the parent to check.
+//!
+//! The binary has its own harness (`harness = false`) so that the child mode is decided
+//! before any test runs; a test that cannot run on this host is printed as skipped and
+//! counted, and any failure makes the binary exit non-zero.
+
+mod probe;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use oci_spec::runtime::{Capabilities, Capability};
+use pelagos_seccomp::{compile, compile_cached, default_profile, parse_profile, CompiledFilter};
+
+/// Set in the child: path of the program to load, or `none` for an unfiltered control run.
+const ENV_PROGRAM: &str = "PELAGOS_SECCOMP_CHILD";
+/// Set in the child: comma-separated probe names.
+const ENV_PROBES: &str = "PELAGOS_SECCOMP_PROBES";
+/// Set in the child: a scratch directory the probes may write in.
+const ENV_SCRATCH: &str = "PELAGOS_SECCOMP_SCRATCH";
+
+enum Outcome {
+    Pass,
+    Skip(String),
+}
+
+type Results = BTreeMap<String, String>;
+
+/// A named test of this harness.
+type Test = (&'static str, fn() -> Outcome);
+
+/// Runs `probes` in a child with `filter` loaded (`None`: no filter) and returns the
+/// child's `probe -> result` map. The child is waited for, so none outlives the test.
+fn run_child(filter: Option<&CompiledFilter>, probes: &[&str]) -> Results {
+    let dir = tempfile::tempdir().unwrap();
+    let program = match filter {
+        Some(f) => {
+            let p = dir.path().join("filter.bpf");
+            std::fs::write(&p, &f.bpf).unwrap();
+            p.display().to_string()
+        }
+        None => "none".to_owned(),
+    };
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env(ENV_PROGRAM, program)
+        .env(ENV_PROBES, probes.join(","))
+        .env(ENV_SCRATCH, &scratch)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Checks `expected` against a run; returns a skip when the filter could not be loaded.
+fn expect(filter: Option<&CompiledFilter>, expected: &[(&str, &str)]) -> Outcome {
+    let probes: Vec<&str> = expected.iter().map(|(p, _)| *p).collect();
+    let got = run_child(filter, &probes);
+    if got.get("load").map(String::as_str) != Some("ok") {
+        return Outcome::Skip(format!("seccomp filter not loadable here: {got:?}"));
+    }
+    for (probe, want) in expected {
+        assert_eq!(
+            got.get(*probe).map(String::as_str),
+            Some(*want),
+            "probe {probe}: {got:?}"
+        );
+    }
+    Outcome::Pass
+}
+
+fn blocked_syscall_returns_configured_errno() -> Outcome {
+    let profile = parse_profile(
+        br#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["getcwd"],"action":"SCMP_ACT_ERRNO","errnoRet":38},
+            {"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}"#,
+        "test",
+    )
+    .unwrap();
+    let control = expect(None, &[("getcwd", "ok"), ("mkdir", "ok")]);
+    if let Outcome::Skip(s) = control {
+        return Outcome::Skip(s);
+    }
+    let f = compile(&profile).unwrap();
+    expect(
+        Some(&f),
+        &[
+            ("getcwd", "errno:38"),
+            ("mkdir", "errno:1"),
+            ("file_io", "ok"),
+        ],
+    )
+}
+
+fn argument_filters_select_by_value() -> Outcome {
+    let json = format!(
+        r#"{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {{"names":["personality"],"action":"SCMP_ACT_ERRNO",
+              "args":[{{"index":0,"value":4294967295,"op":"SCMP_CMP_NE"}}]}},
+            {{"names":["socket"],"action":"SCMP_ACT_ERRNO","errnoRet":97,
+              "args":[{{"index":0,"value":{vsock},"op":"SCMP_CMP_EQ"}}]}},
+            {{"names":["unshare"],"action":"SCMP_ACT_ERRNO","errnoRet":13,
+              "args":[{{"index":0,"value":{user},"valueTwo":{user},"op":"SCMP_CMP_MASKED_EQ"}}]}}]}}"#,
+        vsock = libc::AF_VSOCK,
+        user = libc::CLONE_NEWUSER,
+    );
+    let f = compile(&parse_profile(json.as_bytes(), "test").unwrap()).unwrap();
+    expect(
+        Some(&f),
+        &[
+            ("personality_query", "ok"),
+            ("personality_linux32", "errno:1"),
+            ("socket_unix", "ok"),
+            ("socket_vsock", "errno:97"),
+            ("unshare_user", "errno:13"),
+        ],
+    )
+}
+
+fn default_profile_without_capabilities() -> Outcome {
+    let cache = tempfile::tempdir().unwrap();
+    let profile = default_profile(&Capabilities::new());
+    let cold = compile_cached(&profile, cache.path()).unwrap();
+    // The second call decodes the cache entry: load exactly those bytes.
+    let hit = compile_cached(&profile, cache.path()).unwrap();
+    assert_eq!(hit, cold);
+    expect(
+        Some(&hit),
+        &[
+            ("file_io", "ok"),
+            ("getcwd", "ok"),
+            ("mkdir", "ok"),
+            ("spawn", "ok"),
+            ("socket_unix", "ok"),
+            ("socket_vsock", "errno:1"),
+            ("unshare_user", "errno:1"),
+            ("personality_query", "ok"),
+            ("personality_norandom", "errno:1"),
+            ("personality_linux32", "ok"),
+        ],
+    )
+}
+
+fn default_profile_with_sys_admin_allows_namespaces() -> Outcome {
+    let control = run_child(None, &["unshare_user"]);
+    if control.get("unshare_user").map(String::as_str) != Some("ok") {
+        return Outcome::Skip(format!(
+            "unshare(CLONE_NEWUSER) fails without a filter: {control:?}"
+        ));
+    }
+    let f = compile(&default_profile(&[Capability::SysAdmin].into())).unwrap();
+    expect(
+        Some(&f),
+        &[("unshare_user", "ok"), ("spawn", "ok"), ("file_io", "ok")],
+    )
+}
+
+fn main() {
+    if let Ok(program) = std::env::var(ENV_PROGRAM) {
+        let probes = std::env::var(ENV_PROBES).unwrap_or_default();
+        let scratch = std::env::var(ENV_SCRATCH).unwrap_or_default();
+        probe::child_main(&program, &probes, Path::new(&scratch));
+        return;
+    }
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let tests: &[Test] = &[
+        (
+            "blocked_syscall_returns_configured_errno",
+            blocked_syscall_returns_configured_errno,
+        ),
+        (
+            "argument_filters_select_by_value",
+            argument_filters_select_by_value,
+        ),
+        (
+            "default_profile_without_capabilities",
+            default_profile_without_capabilities,
+        ),
+        (
+            "default_profile_with_sys_admin_allows_namespaces",
+            default_profile_with_sys_admin_allows_namespaces,
+        ),
+    ];
+    let (mut passed, mut skipped, mut failed) = (0, 0, 0);
+    for (name, test) in tests {
+        if filter.as_deref().is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        match std::panic::catch_unwind(test) {
+            Ok(Outcome::Pass) => {
+                passed += 1;
+                println!("test {name} ... ok");
+            }
+            Ok(Outcome::Skip(why)) => {
+                skipped += 1;
+                println!("test {name} ... SKIPPED: {why}");
+            }
+            Err(_) => {
+                failed += 1;
+                println!("test {name} ... FAILED");
+            }
+        }
+    }
+    println!("\nfilter_behaviour: {passed} passed; {skipped} skipped; {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
