@@ -81,10 +81,15 @@ fn scmp(what: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError)
 /// [`CompiledFilter::warnings`]. Values that cannot be expressed (errno wider than 16 bits,
 /// argument index above 5, an architecture this libseccomp does not know, NOTIFY without
 /// `listenerPath`) are errors naming the field.
+///
+/// When the default action denies, the program starts with a short prologue that answers
+/// ENOSYS for native syscall numbers above the highest one the profile names, so that
+/// libc falls back from syscalls newer than the profile (see `enosys.rs`).
 pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledFilter> {
     let mut warnings = Vec::new();
     let ctx = build_context(profile, &mut warnings)?;
-    let bpf = export(&ctx)?;
+    let mut bpf = crate::enosys::prologue(profile);
+    bpf.extend(export(&ctx)?);
     let uses_notify = profile.default_action() == LinuxSeccompAction::ScmpActNotify
         || profile
             .syscalls()

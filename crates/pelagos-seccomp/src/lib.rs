@@ -8,6 +8,7 @@
 mod cache;
 mod compile;
 mod convert;
+mod enosys;
 mod error;
 mod parse;
 mod profile;

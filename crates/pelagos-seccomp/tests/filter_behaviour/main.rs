@@ -170,6 +170,39 @@ fn default_profile_with_sys_admin_allows_namespaces() -> Outcome {
     )
 }
 
+/// Drops every syscall numbered `first` or higher from the default profile, as if it had
+/// been written before those syscalls existed.
+fn default_profile_older_than(first: i32) -> oci_spec::runtime::LinuxSeccomp {
+    let mut p = default_profile(&Capabilities::new());
+    let mut rules = p.syscalls().clone().unwrap_or_default();
+    for r in &mut rules {
+        let names = r
+            .names()
+            .iter()
+            .filter(|n| {
+                libseccomp::ScmpSyscall::from_name(n).is_ok_and(|s| s.as_raw_syscall() < first)
+            })
+            .cloned()
+            .collect();
+        r.set_names(names);
+    }
+    rules.retain(|r| !r.names().is_empty());
+    p.set_syscalls(Some(rules));
+    p
+}
+
+fn newer_syscalls_fail_with_enosys_so_libc_falls_back() -> Outcome {
+    let faccessat2 = match libseccomp::ScmpSyscall::from_name("faccessat2") {
+        Ok(s) => s.as_raw_syscall(),
+        Err(e) => return Outcome::Skip(format!("libseccomp does not know faccessat2: {e}")),
+    };
+    let f = compile(&default_profile_older_than(faccessat2)).unwrap();
+    expect(
+        Some(&f),
+        &[("faccessat", "ok"), ("spawn", "ok"), ("file_io", "ok")],
+    )
+}
+
 fn main() {
     if let Ok(program) = std::env::var(ENV_PROGRAM) {
         let probes = std::env::var(ENV_PROBES).unwrap_or_default();
@@ -190,6 +223,10 @@ fn main() {
         (
             "default_profile_without_capabilities",
             default_profile_without_capabilities,
+        ),
+        (
+            "newer_syscalls_fail_with_enosys_so_libc_falls_back",
+            newer_syscalls_fail_with_enosys_so_libc_falls_back,
         ),
         (
             "default_profile_with_sys_admin_allows_namespaces",

@@ -70,6 +70,20 @@ fn run(name: &str, scratch: &Path) -> String {
             None,
         )
         .map(drop)),
+        // glibc tries faccessat2 first and falls back to faccessat only on ENOSYS.
+        "faccessat" => nix(nix::unistd::faccessat(
+            std::fs::File::open(scratch).expect("open the scratch directory"),
+            "file_io_probe",
+            nix::unistd::AccessFlags::F_OK,
+            nix::fcntl::AtFlags::empty(),
+        )
+        .or_else(|e| {
+            if e == nix::errno::Errno::ENOENT {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })),
         "unshare_user" => nix(nix::sched::unshare(CloneFlags::CLONE_NEWUSER)),
         "personality_query" => nix(nix::sys::personality::get().map(drop)),
         "personality_norandom" => {
