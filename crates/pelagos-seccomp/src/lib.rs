@@ -10,6 +10,7 @@ mod compile;
 mod convert;
 mod enosys;
 mod error;
+mod listener;
 mod parse;
 mod profile;
 
@@ -20,5 +21,6 @@ pub use convert::{
     FLAG_WAIT_KILLABLE_RECV,
 };
 pub use error::{Result, SeccompError};
+pub use listener::{listener_state, send_to_listener};
 pub use parse::parse_profile;
 pub use profile::default_profile;
