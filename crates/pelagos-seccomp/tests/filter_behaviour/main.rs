@@ -33,9 +33,17 @@ type Results = BTreeMap<String, String>;
 /// A named test of this harness.
 type Test = (&'static str, fn() -> Outcome);
 
-/// Runs `probes` in a child with `filter` loaded (`None`: no filter) and returns the
-/// child's `probe -> result` map. The child is waited for, so none outlives the test.
-fn run_child(filter: Option<&CompiledFilter>, probes: &[&str]) -> Results {
+/// What a child run produced.
+struct Run {
+    status: std::process::ExitStatus,
+    results: Results,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `probes` in a child with `filter` loaded (`None`: no filter). The child is waited
+/// for, so none outlives the test.
+fn spawn_child(filter: Option<&CompiledFilter>, probes: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let program = match filter {
         Some(f) => {
@@ -53,18 +61,31 @@ fn run_child(filter: Option<&CompiledFilter>, probes: &[&str]) -> Results {
         .env(ENV_SCRATCH, &scratch)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let results = stdout
         .lines()
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+        .collect();
+    Run {
+        status: out.status,
+        results,
+        stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Like [`spawn_child`], for runs that must exit normally; returns `probe -> result`.
+fn run_child(filter: Option<&CompiledFilter>, probes: &[&str]) -> Results {
+    let run = spawn_child(filter, probes);
+    assert!(
+        run.status.success(),
+        "child failed: {}\nstdout:\n{}\nstderr:\n{}",
+        run.status,
+        run.stdout,
+        run.stderr
+    );
+    run.results
 }
 
 /// Checks `expected` against a run; returns a skip when the filter could not be loaded.
@@ -130,6 +151,28 @@ fn argument_filters_select_by_value() -> Outcome {
             ("unshare_user", "errno:13"),
         ],
     )
+}
+
+fn kill_process_action_kills_with_sigsys() -> Outcome {
+    use std::os::unix::process::ExitStatusExt;
+    let profile = parse_profile(
+        br#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+            {"names":["getcwd"],"action":"SCMP_ACT_KILL_PROCESS"}]}"#,
+        "test",
+    )
+    .unwrap();
+    let run = spawn_child(Some(&compile(&profile).unwrap()), &["file_io", "getcwd"]);
+    if run.results.get("load").map(String::as_str) != Some("ok") {
+        return Outcome::Skip(format!("seccomp filter not loadable here: {}", run.stdout));
+    }
+    assert_eq!(run.status.signal(), Some(libc::SIGSYS), "{}", run.status);
+    assert_eq!(run.results.get("file_io").map(String::as_str), Some("ok"));
+    assert!(
+        !run.results.contains_key("getcwd"),
+        "getcwd returned: {}",
+        run.stdout
+    );
+    Outcome::Pass
 }
 
 fn default_profile_without_capabilities() -> Outcome {
@@ -203,6 +246,13 @@ fn newer_syscalls_fail_with_enosys_so_libc_falls_back() -> Outcome {
     )
 }
 
+/// `(name, fn)` pairs from function names, so a test cannot be listed under a wrong name.
+macro_rules! named {
+    ($($f:ident),* $(,)?) => {
+        [$((stringify!($f), $f as fn() -> Outcome)),*]
+    };
+}
+
 fn main() {
     if let Ok(program) = std::env::var(ENV_PROGRAM) {
         let probes = std::env::var(ENV_PROBES).unwrap_or_default();
@@ -211,27 +261,13 @@ fn main() {
         return;
     }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let tests: &[Test] = &[
-        (
-            "blocked_syscall_returns_configured_errno",
-            blocked_syscall_returns_configured_errno,
-        ),
-        (
-            "argument_filters_select_by_value",
-            argument_filters_select_by_value,
-        ),
-        (
-            "default_profile_without_capabilities",
-            default_profile_without_capabilities,
-        ),
-        (
-            "newer_syscalls_fail_with_enosys_so_libc_falls_back",
-            newer_syscalls_fail_with_enosys_so_libc_falls_back,
-        ),
-        (
-            "default_profile_with_sys_admin_allows_namespaces",
-            default_profile_with_sys_admin_allows_namespaces,
-        ),
+    let tests: &[Test] = &named![
+        blocked_syscall_returns_configured_errno,
+        argument_filters_select_by_value,
+        kill_process_action_kills_with_sigsys,
+        default_profile_without_capabilities,
+        newer_syscalls_fail_with_enosys_so_libc_falls_back,
+        default_profile_with_sys_admin_allows_namespaces,
     ];
     let (mut passed, mut skipped, mut failed) = (0, 0, 0);
     for (name, test) in tests {

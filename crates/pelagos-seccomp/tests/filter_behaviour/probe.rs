@@ -98,6 +98,9 @@ fn run(name: &str, scratch: &Path) -> String {
 
 /// Entry point of the child process.
 pub fn child_main(program_path: &str, probes: &str, scratch: &Path) {
+    // Probes that kill the child with SIGSYS must not leave core files behind.
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0)
+        .expect("disable core dumps");
     let load = if program_path == "none" {
         "ok".to_owned()
     } else {
@@ -112,6 +115,9 @@ pub fn child_main(program_path: &str, probes: &str, scratch: &Path) {
         return;
     }
     for name in probes.split(',').filter(|p| !p.is_empty()) {
-        println!("{name}={}", run(name, scratch));
+        let result = run(name, scratch);
+        println!("{name}={result}");
+        // A probe may kill the process next; what was printed must already be out.
+        std::io::stdout().flush().expect("flush stdout");
     }
 }
