@@ -3,15 +3,18 @@
 //! seccompiler's safe loader, which takes exactly our `struct sock_filter` bytes), tries a
 //! list of syscalls, and prints one `probe=result` line per syscall for the parent to check.
 //!
-//! The binary has its own harness (`harness = false`) so that the child mode is decided
-//! before any test runs; a test that cannot run on this host is printed as skipped and
-//! counted, and any failure makes the binary exit non-zero.
+//! The binary has its own harness (`harness = false`, libtest-mimic) so that the child mode
+//! is decided before any test runs. Tests that cannot run here (seccomp filters not
+//! loadable, user namespaces unavailable) are reported as ignored with the reason printed,
+//! and counted; with `CI=true` they fail instead.
 
 mod probe;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, ExitCode};
+
+use libtest_mimic::{Arguments, Failed, Trial};
 
 use oci_spec::runtime::{Capabilities, Capability};
 use pelagos_seccomp::{compile, compile_cached, default_profile, parse_profile, CompiledFilter};
@@ -23,15 +26,16 @@ const ENV_PROBES: &str = "PELAGOS_SECCOMP_PROBES";
 /// Set in the child: a scratch directory the probes may write in.
 const ENV_SCRATCH: &str = "PELAGOS_SECCOMP_SCRATCH";
 
-enum Outcome {
-    Pass,
-    Skip(String),
-}
-
 type Results = BTreeMap<String, String>;
 
-/// A named test of this harness.
-type Test = (&'static str, fn() -> Outcome);
+/// What a test needs from the host, checked once before the tests run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// Loading a seccomp filter in a child process.
+    Seccomp,
+    /// That and `unshare(CLONE_NEWUSER)` working without a filter.
+    SeccompAndUserns,
+}
 
 /// What a child run produced.
 struct Run {
@@ -88,13 +92,11 @@ fn run_child(filter: Option<&CompiledFilter>, probes: &[&str]) -> Results {
     run.results
 }
 
-/// Checks `expected` against a run; returns a skip when the filter could not be loaded.
-fn expect(filter: Option<&CompiledFilter>, expected: &[(&str, &str)]) -> Outcome {
+/// Runs the probes of `expected` in a child and checks each result.
+fn expect(filter: Option<&CompiledFilter>, expected: &[(&str, &str)]) {
     let probes: Vec<&str> = expected.iter().map(|(p, _)| *p).collect();
     let got = run_child(filter, &probes);
-    if got.get("load").map(String::as_str) != Some("ok") {
-        return Outcome::Skip(format!("seccomp filter not loadable here: {got:?}"));
-    }
+    assert_eq!(got.get("load").map(String::as_str), Some("ok"), "{got:?}");
     for (probe, want) in expected {
         assert_eq!(
             got.get(*probe).map(String::as_str),
@@ -102,10 +104,9 @@ fn expect(filter: Option<&CompiledFilter>, expected: &[(&str, &str)]) -> Outcome
             "probe {probe}: {got:?}"
         );
     }
-    Outcome::Pass
 }
 
-fn blocked_syscall_returns_configured_errno() -> Outcome {
+fn blocked_syscall_returns_configured_errno() {
     let profile = parse_profile(
         br#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
             {"names":["getcwd"],"action":"SCMP_ACT_ERRNO","errnoRet":38},
@@ -113,10 +114,7 @@ fn blocked_syscall_returns_configured_errno() -> Outcome {
         "test",
     )
     .unwrap();
-    let control = expect(None, &[("getcwd", "ok"), ("mkdir", "ok")]);
-    if let Outcome::Skip(s) = control {
-        return Outcome::Skip(s);
-    }
+    expect(None, &[("getcwd", "ok"), ("mkdir", "ok")]);
     let f = compile(&profile).unwrap();
     expect(
         Some(&f),
@@ -128,7 +126,7 @@ fn blocked_syscall_returns_configured_errno() -> Outcome {
     )
 }
 
-fn argument_filters_select_by_value() -> Outcome {
+fn argument_filters_select_by_value() {
     let json = format!(
         r#"{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
             {{"names":["personality"],"action":"SCMP_ACT_ERRNO",
@@ -153,7 +151,7 @@ fn argument_filters_select_by_value() -> Outcome {
     )
 }
 
-fn kill_process_action_kills_with_sigsys() -> Outcome {
+fn kill_process_action_kills_with_sigsys() {
     use std::os::unix::process::ExitStatusExt;
     let profile = parse_profile(
         br#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
@@ -162,9 +160,12 @@ fn kill_process_action_kills_with_sigsys() -> Outcome {
     )
     .unwrap();
     let run = spawn_child(Some(&compile(&profile).unwrap()), &["file_io", "getcwd"]);
-    if run.results.get("load").map(String::as_str) != Some("ok") {
-        return Outcome::Skip(format!("seccomp filter not loadable here: {}", run.stdout));
-    }
+    assert_eq!(
+        run.results.get("load").map(String::as_str),
+        Some("ok"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(run.status.signal(), Some(libc::SIGSYS), "{}", run.status);
     assert_eq!(run.results.get("file_io").map(String::as_str), Some("ok"));
     assert!(
@@ -172,10 +173,9 @@ fn kill_process_action_kills_with_sigsys() -> Outcome {
         "getcwd returned: {}",
         run.stdout
     );
-    Outcome::Pass
 }
 
-fn default_profile_without_capabilities() -> Outcome {
+fn default_profile_without_capabilities() {
     let cache = tempfile::tempdir().unwrap();
     let profile = default_profile(&Capabilities::new());
     let cold = compile_cached(&profile, cache.path()).unwrap();
@@ -199,13 +199,7 @@ fn default_profile_without_capabilities() -> Outcome {
     )
 }
 
-fn default_profile_with_sys_admin_allows_namespaces() -> Outcome {
-    let control = run_child(None, &["unshare_user"]);
-    if control.get("unshare_user").map(String::as_str) != Some("ok") {
-        return Outcome::Skip(format!(
-            "unshare(CLONE_NEWUSER) fails without a filter: {control:?}"
-        ));
-    }
+fn default_profile_with_sys_admin_allows_namespaces() {
     let f = compile(&default_profile(&[Capability::SysAdmin].into())).unwrap();
     expect(
         Some(&f),
@@ -234,11 +228,10 @@ fn default_profile_older_than(first: i32) -> oci_spec::runtime::LinuxSeccomp {
     p
 }
 
-fn newer_syscalls_fail_with_enosys_so_libc_falls_back() -> Outcome {
-    let faccessat2 = match libseccomp::ScmpSyscall::from_name("faccessat2") {
-        Ok(s) => s.as_raw_syscall(),
-        Err(e) => return Outcome::Skip(format!("libseccomp does not know faccessat2: {e}")),
-    };
+fn newer_syscalls_fail_with_enosys_so_libc_falls_back() {
+    let faccessat2 = libseccomp::ScmpSyscall::from_name("faccessat2")
+        .expect("libseccomp knows faccessat2")
+        .as_raw_syscall();
     let f = compile(&default_profile_older_than(faccessat2)).unwrap();
     expect(
         Some(&f),
@@ -246,51 +239,78 @@ fn newer_syscalls_fail_with_enosys_so_libc_falls_back() -> Outcome {
     )
 }
 
-/// `(name, fn)` pairs from function names, so a test cannot be listed under a wrong name.
+/// Why tests needing `needs` cannot run here, if they cannot.
+fn skip_reason(needs: Needs) -> Option<String> {
+    let allow_all = parse_profile(br#"{"defaultAction":"SCMP_ACT_ALLOW"}"#, "probe").ok()?;
+    let run = spawn_child(compile(&allow_all).ok().as_ref(), &["unshare_user"]);
+    if run.results.get("load").map(String::as_str) != Some("ok") {
+        return Some(format!(
+            "cannot load a seccomp filter here: {}",
+            run.stdout.trim()
+        ));
+    }
+    let userns = run.results.get("unshare_user").map(String::as_str);
+    if needs == Needs::SeccompAndUserns && userns != Some("ok") {
+        return Some(format!(
+            "unshare(CLONE_NEWUSER) fails without a filter: {userns:?}"
+        ));
+    }
+    None
+}
+
+/// `(name, needs, fn)` triples from function names, so a test cannot run under a wrong name.
 macro_rules! named {
-    ($($f:ident),* $(,)?) => {
-        [$((stringify!($f), $f as fn() -> Outcome)),*]
+    ($($needs:ident $f:ident),* $(,)?) => {
+        [$((stringify!($f), Needs::$needs, $f as fn())),*]
     };
 }
 
-fn main() {
+fn main() -> ExitCode {
     if let Ok(program) = std::env::var(ENV_PROGRAM) {
         let probes = std::env::var(ENV_PROBES).unwrap_or_default();
         let scratch = std::env::var(ENV_SCRATCH).unwrap_or_default();
         probe::child_main(&program, &probes, Path::new(&scratch));
-        return;
+        return ExitCode::SUCCESS;
     }
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let tests: &[Test] = &named![
-        blocked_syscall_returns_configured_errno,
-        argument_filters_select_by_value,
-        kill_process_action_kills_with_sigsys,
-        default_profile_without_capabilities,
-        newer_syscalls_fail_with_enosys_so_libc_falls_back,
-        default_profile_with_sys_admin_allows_namespaces,
+    let args = Arguments::from_args();
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let tests = named![
+        Seccomp blocked_syscall_returns_configured_errno,
+        Seccomp argument_filters_select_by_value,
+        Seccomp kill_process_action_kills_with_sigsys,
+        Seccomp default_profile_without_capabilities,
+        Seccomp newer_syscalls_fail_with_enosys_so_libc_falls_back,
+        SeccompAndUserns default_profile_with_sys_admin_allows_namespaces,
     ];
-    let (mut passed, mut skipped, mut failed) = (0, 0, 0);
-    for (name, test) in tests {
-        if filter.as_deref().is_some_and(|f| !name.contains(f)) {
-            continue;
-        }
-        match std::panic::catch_unwind(test) {
-            Ok(Outcome::Pass) => {
-                passed += 1;
-                println!("test {name} ... ok");
+    let reasons = [Needs::Seccomp, Needs::SeccompAndUserns].map(|n| (n, skip_reason(n)));
+    let mut skipped = 0;
+    let trials = tests
+        .into_iter()
+        .map(|(name, needs, body)| {
+            let skip = reasons
+                .iter()
+                .find(|(n, _)| *n == needs)
+                .and_then(|(_, r)| r.clone());
+            match skip {
+                Some(why) if ci => Trial::test(name, move || {
+                    Err(Failed::from(format!("cannot run in CI: {why}")))
+                }),
+                Some(why) => {
+                    skipped += 1;
+                    eprintln!("SKIP {name}: {why}");
+                    Trial::test(name, move || Err(Failed::from(format!("skipped: {why}"))))
+                        .with_ignored_flag(true)
+                }
+                None => Trial::test(name, move || {
+                    body();
+                    Ok(())
+                }),
             }
-            Ok(Outcome::Skip(why)) => {
-                skipped += 1;
-                println!("test {name} ... SKIPPED: {why}");
-            }
-            Err(_) => {
-                failed += 1;
-                println!("test {name} ... FAILED");
-            }
-        }
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    if skipped > 0 {
+        eprintln!("filter_behaviour: {skipped} test(s) skipped (shown as ignored); reasons above");
     }
-    println!("\nfilter_behaviour: {passed} passed; {skipped} skipped; {failed} failed");
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    conclusion.exit_code()
 }
