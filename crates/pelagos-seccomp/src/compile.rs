@@ -22,8 +22,11 @@ pub const FIELD_ROOT: &str = "linux.seccomp";
 /// Size of one `struct sock_filter` (u16 code, u8 jt, u8 jf, u32 k).
 pub const SOCK_FILTER_SIZE: usize = 8;
 
+/// The kernel's `BPF_MAXINSNS`: `seccomp(2)` refuses longer programs with EINVAL.
+pub const MAX_INSTRUCTIONS: usize = 4096;
+
 /// A profile compiled for the host architecture, ready for `seccomp(2)`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CompiledFilter {
     /// The `struct sock_filter` array in host byte order, 8 bytes per instruction: the
     /// `filter` that `struct sock_fprog` points at (`len` = `bpf.len() / 8`).
@@ -40,6 +43,22 @@ pub struct CompiledFilter {
     pub listener_metadata: Option<String>,
     /// Things the compiler skipped; the runtime should show them to the user.
     pub warnings: Vec<Warning>,
+}
+
+impl fmt::Debug for CompiledFilter {
+    // The program is thousands of bytes; its size says what a reader needs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompiledFilter")
+            .field(
+                "bpf",
+                &format_args!("<{} instructions>", self.instructions()),
+            )
+            .field("flags", &format_args!("{:#x}", self.flags))
+            .field("listener_path", &self.listener_path)
+            .field("listener_metadata", &self.listener_metadata)
+            .field("warnings", &self.warnings)
+            .finish()
+    }
 }
 
 impl CompiledFilter {
@@ -90,6 +109,13 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledFilter> {
     let ctx = build_context(profile, &mut warnings)?;
     let mut bpf = crate::enosys::prologue(profile);
     bpf.extend(export(&ctx)?);
+    let instructions = bpf.len() / SOCK_FILTER_SIZE;
+    if instructions > MAX_INSTRUCTIONS {
+        return Err(SeccompError::ProgramTooLong {
+            instructions,
+            limit: MAX_INSTRUCTIONS,
+        });
+    }
     let uses_notify = profile.default_action() == LinuxSeccompAction::ScmpActNotify
         || profile
             .syscalls()
@@ -275,6 +301,24 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(f.warnings[0].field, "linux.seccomp.syscalls[0].errnoRet");
+    }
+
+    #[test]
+    fn oversized_program_is_an_error() {
+        // Every rule with its own argument values adds instructions; thousands overflow.
+        let rules: Vec<String> = (0..5000)
+            .map(|v| {
+                format!(
+                    r#"{{"names":["personality"],"action":"SCMP_ACT_ERRNO","args":[{{"index":0,"value":{v},"op":"SCMP_CMP_EQ"}}]}}"#
+                )
+            })
+            .collect();
+        let json = format!(
+            r#"{{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{}]}}"#,
+            rules.join(",")
+        );
+        let e = err(&json);
+        assert!(e.contains("more than the kernel limit of 4096"), "{e}");
     }
 
     #[test]

@@ -38,6 +38,14 @@ pub enum SeccompError {
         /// Length of the exported program in bytes.
         len: usize,
     },
+    /// The program is longer than the kernel accepts (`BPF_MAXINSNS`).
+    #[error("{FIELD}: the compiled program has {instructions} instructions, more than the kernel limit of {limit}: merge rules or drop argument filters", FIELD = crate::FIELD_ROOT)]
+    ProgramTooLong {
+        /// Instructions in the compiled program.
+        instructions: usize,
+        /// The kernel's limit.
+        limit: usize,
+    },
     /// Reading or writing a file (cache entry, export buffer) failed.
     #[error("{path}: {source}")]
     Io {

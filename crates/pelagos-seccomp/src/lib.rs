@@ -15,7 +15,9 @@ mod parse;
 mod profile;
 
 pub use cache::{cache_key, compile_cached};
-pub use compile::{compile, CompiledFilter, Warning, FIELD_ROOT, SOCK_FILTER_SIZE};
+pub use compile::{
+    compile, CompiledFilter, Warning, FIELD_ROOT, MAX_INSTRUCTIONS, SOCK_FILTER_SIZE,
+};
 pub use convert::{
     FLAG_LOG, FLAG_NEW_LISTENER, FLAG_SPEC_ALLOW, FLAG_TSYNC, FLAG_TSYNC_ESRCH,
     FLAG_WAIT_KILLABLE_RECV,
