@@ -106,6 +106,8 @@ fn scmp(what: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError)
 /// libc falls back from syscalls newer than the profile (see `enosys.rs`).
 pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledFilter> {
     let mut warnings = Vec::new();
+    // Checked first: a profile that cannot work is refused before the costly compile.
+    let (flags, listener_path) = load_flags(profile, &mut warnings)?;
     let ctx = build_context(profile, &mut warnings)?;
     let mut bpf = crate::enosys::prologue(profile);
     bpf.extend(export(&ctx)?);
@@ -116,36 +118,6 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledFilter> {
             limit: MAX_INSTRUCTIONS,
         });
     }
-    let uses_notify = profile.default_action() == LinuxSeccompAction::ScmpActNotify
-        || profile
-            .syscalls()
-            .iter()
-            .flatten()
-            .any(|s| s.action() == LinuxSeccompAction::ScmpActNotify);
-    let mut flags = convert::flags(profile.flags().as_deref().unwrap_or_default());
-    let listener_path = if uses_notify {
-        let Some(path) = profile.listener_path().clone() else {
-            return Err(SeccompError::field(
-                format!("{FIELD_ROOT}.listenerPath"),
-                "SCMP_ACT_NOTIFY is used but no listener socket is set: add listenerPath",
-            ));
-        };
-        flags |= convert::FLAG_NEW_LISTENER;
-        if flags & convert::FLAG_TSYNC != 0 {
-            // TSYNC alone makes seccomp(2) return a thread id, which clashes with the
-            // listener fd; TSYNC_ESRCH is the kernel's way to combine them.
-            flags |= convert::FLAG_TSYNC_ESRCH;
-        }
-        Some(path)
-    } else {
-        if profile.listener_path().is_some() {
-            warnings.push(Warning {
-                field: format!("{FIELD_ROOT}.listenerPath"),
-                message: "ignored: no rule uses SCMP_ACT_NOTIFY".into(),
-            });
-        }
-        None
-    };
     Ok(CompiledFilter {
         bpf,
         flags,
@@ -153,6 +125,42 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<CompiledFilter> {
         listener_metadata: profile.listener_metadata().clone(),
         warnings,
     })
+}
+
+/// The `seccomp(2)` flags and the listener socket of `profile`.
+fn load_flags(
+    profile: &LinuxSeccomp,
+    warnings: &mut Vec<Warning>,
+) -> Result<(u32, Option<PathBuf>)> {
+    let uses_notify = profile.default_action() == LinuxSeccompAction::ScmpActNotify
+        || profile
+            .syscalls()
+            .iter()
+            .flatten()
+            .any(|s| s.action() == LinuxSeccompAction::ScmpActNotify);
+    let mut flags = convert::flags(profile.flags().as_deref().unwrap_or_default());
+    if !uses_notify {
+        if profile.listener_path().is_some() {
+            warnings.push(Warning {
+                field: format!("{FIELD_ROOT}.listenerPath"),
+                message: "ignored: no rule uses SCMP_ACT_NOTIFY".into(),
+            });
+        }
+        return Ok((flags, None));
+    }
+    let Some(path) = profile.listener_path().clone() else {
+        return Err(SeccompError::field(
+            format!("{FIELD_ROOT}.listenerPath"),
+            "SCMP_ACT_NOTIFY is used but no listener socket is set: add listenerPath",
+        ));
+    };
+    flags |= convert::FLAG_NEW_LISTENER;
+    if flags & convert::FLAG_TSYNC != 0 {
+        // TSYNC alone makes seccomp(2) return a thread id, which clashes with the
+        // listener fd; TSYNC_ESRCH is the kernel's way to combine them.
+        flags |= convert::FLAG_TSYNC_ESRCH;
+    }
+    Ok((flags, Some(path)))
 }
 
 /// Builds the libseccomp filter context for `profile`, collecting warnings.
