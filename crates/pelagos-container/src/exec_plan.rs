@@ -10,6 +10,9 @@ use std::os::fd::OwnedFd;
 
 /// Options of an `exec` plan.
 pub struct ExecPlanOptions {
+    /// The compiled seccomp filter and whether it loads early.
+    pub seccomp: Option<(Vec<pelagos_sys::seccomp::SockFilter>, u32)>,
+    pub seccomp_early: bool,
     /// The parent moves the process into the container's cgroup after clone (cgroup v1).
     pub parent_places: bool,
     /// A pidfd of the container's init (dup'd) and the namespaces to join through it.
@@ -96,5 +99,7 @@ pub fn build_exec(
         ),
         start: StartPlan::Immediate,
         state_buf: vec![0u8; 256],
+        seccomp: opts.seccomp,
+        seccomp_early: opts.seccomp_early,
     })
 }

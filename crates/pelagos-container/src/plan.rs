@@ -130,10 +130,57 @@ pub struct InitPlan {
     pub start: StartPlan,
     /// Buffer for the state JSON the parent or `start` sends (hook stdin).
     pub state_buf: Vec<u8>,
+    /// The compiled seccomp program and its `SECCOMP_FILTER_FLAG_*`.
+    pub seccomp: Option<(Vec<pelagos_sys::seccomp::SockFilter>, u32)>,
+    /// Load the filter before dropping privileges (no no_new_privs, or a listener).
+    pub seccomp_early: bool,
+}
+
+/// A compiled filter: what the init loads, and what the runtime needs for a listener.
+pub struct SeccompPlan {
+    pub program: Option<(Vec<pelagos_sys::seccomp::SockFilter>, u32)>,
+    pub early: bool,
+    pub filter: Option<pelagos_seccomp::CompiledFilter>,
+}
+
+/// Compile (or fetch from `cache_dir`) the filter of `profile`, decoded for the init.
+pub fn seccomp_plan(
+    profile: Option<&oci_spec::runtime::LinuxSeccomp>,
+    no_new_privs: bool,
+    cache_dir: &Path,
+    warn: &dyn Fn(&str),
+) -> Result<SeccompPlan> {
+    let Some(profile) = profile else {
+        return Ok(SeccompPlan {
+            program: None,
+            early: false,
+            filter: None,
+        });
+    };
+    let f = pelagos_seccomp::compile_cached(profile, cache_dir)
+        .map_err(|e| ContainerError::Other(format!("linux.seccomp: {e}")))?;
+    for w in &f.warnings {
+        warn(&w.to_string());
+    }
+    let program =
+        pelagos_sys::seccomp::SockFilter::program_from_bytes(&f.bpf).ok_or_else(|| {
+            ContainerError::Other(
+                "linux.seccomp: compiled program has a partial instruction".into(),
+            )
+        })?;
+    let early = !no_new_privs || f.needs_listener();
+    Ok(SeccompPlan {
+        program: Some((program, f.flags)),
+        early,
+        filter: Some(f),
+    })
 }
 
 /// Options of the spawn that are not in `config.json`.
 pub struct PlanOptions {
+    /// The compiled seccomp filter (see [`seccomp_plan`]) and whether it loads early.
+    pub seccomp: Option<(Vec<pelagos_sys::seccomp::SockFilter>, u32)>,
+    pub seccomp_early: bool,
     /// The parent moves the init into its cgroup after clone (cgroup v1).
     pub parent_places: bool,
     pub no_pivot: bool,
@@ -240,6 +287,8 @@ pub fn build(
         envp: CStringArray::new(env.iter().map(|e| cstr(e)).collect()),
         start: opts.start,
         state_buf: vec![0u8; 64 * 1024],
+        seccomp: opts.seccomp,
+        seccomp_early: opts.seccomp_early,
     })
 }
 

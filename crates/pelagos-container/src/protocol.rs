@@ -11,6 +11,7 @@
 //! | before pivot, if hooks       | child -> parent  | `Hooks`    |                         |
 //! | after createRuntime hooks    | parent -> child  | `Continue` | state JSON              |
 //! | terminal, no console socket  | child -> parent  | `Pty`      | PTY master fd           |
+//! | seccomp with listenerPath    | child -> parent  | `SeccompFd`| notify fd (-> listener) |
 //! | setup done                   | child -> parent  | `Ready`    |                         |
 //! | any step fails               | child -> parent  | `Error`    | step, errno, index      |
 //! | exec succeeded               | (kernel)         | EOF        |                         |
@@ -28,6 +29,7 @@ pub enum Kind {
     Ready = 3,
     Error = 4,
     Pty = 5,
+    SeccompFd = 6,
 }
 
 /// One protocol record.
@@ -82,6 +84,7 @@ impl Msg {
             3 => Kind::Ready,
             4 => Kind::Error,
             5 => Kind::Pty,
+            6 => Kind::SeccompFd,
             _ => return None,
         };
         Some(Msg {

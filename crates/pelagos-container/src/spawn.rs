@@ -18,6 +18,8 @@ pub struct Spawned {
     pub sync: OwnedFd,
     /// PTY master, when the init sent it to us.
     pub pty: Option<OwnedFd>,
+    /// The seccomp notify fd, for the agent at `linux.seccomp.listenerPath`.
+    pub seccomp_fd: Option<OwnedFd>,
 }
 
 /// The highest capability number of the running kernel.
@@ -70,6 +72,7 @@ pub fn spawn(
         pidfd,
         sync: parent_end,
         pty: None,
+        seccomp_fd: None,
     };
     let placed = match placement.place.as_mut() {
         Some(place) => place(pid),
@@ -134,6 +137,7 @@ fn serve(
                 send(s, Kind::Continue, &state)?;
             }
             Kind::Pty => s.pty = fd,
+            Kind::SeccompFd => s.seccomp_fd = fd,
             Kind::Ready => return Ok(()),
             Kind::Error => {
                 let _ = p::waitpid(s.pid);

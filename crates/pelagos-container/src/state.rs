@@ -33,6 +33,9 @@ pub struct ContainerState {
     /// The container's cgroup.
     #[serde(default)]
     pub cgroup: Option<pelagos_cgroups::Cgroup>,
+    /// `linux.seccomp`, applied to `exec` processes too.
+    #[serde(default)]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// The directory tree of container states (`--root`).

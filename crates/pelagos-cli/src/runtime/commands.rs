@@ -56,6 +56,7 @@ pub fn dispatch(cli: &Cli, log: &Logger) -> Result<u8> {
                 pid_file: a.pid_file.as_deref().map(abs),
                 detach: a.detach,
                 preserve_fds: a.preserve_fds,
+                seccomp_cache: cli.root.join(".seccomp-cache"),
                 warn: &warn,
             })?;
             Ok(u8::try_from(code).unwrap_or(255))
@@ -95,6 +96,7 @@ fn options<'a>(cli: &Cli, a: &CreateArgs, warn: &'a dyn Fn(&str)) -> CreateOptio
         no_pivot: a.no_pivot,
         preserve_fds: a.preserve_fds,
         cgroup_root: cli.cgroup_root.clone(),
+        seccomp_cache: cli.root.join(".seccomp-cache"),
         warn,
     }
 }

@@ -46,9 +46,6 @@ pub(crate) fn load_config(bundle: &Path, warn: &dyn Fn(&str)) -> Result<Containe
     for w in &cfg.warnings {
         warn(w);
     }
-    if cfg.has_seccomp {
-        warn("linux.seccomp is not applied yet: the container runs without a seccomp filter");
-    }
     Ok(cfg)
 }
 
@@ -76,6 +73,7 @@ pub(crate) fn initial_state(id: &str, cfg: &ContainerConfig, pid: i32) -> Contai
         start_hooks: cfg.hooks.start_container.clone(),
         process: cfg.process.clone(),
         cgroup: None,
+        seccomp: cfg.seccomp.clone(),
         ns_flags: cfg
             .namespaces
             .iter()
@@ -127,7 +125,15 @@ impl Container {
             }
             None => TerminalPlan::None,
         };
+        let sp = crate::plan::seccomp_plan(
+            cfg.seccomp.as_ref(),
+            cfg.process.no_new_privileges,
+            &opts.seccomp_cache,
+            opts.warn,
+        )?;
         let popts = PlanOptions {
+            seccomp: sp.program,
+            seccomp_early: sp.early,
             parent_places: false,
             no_pivot: opts.no_pivot,
             preserve_fds: opts.preserve_fds,
@@ -143,6 +149,7 @@ impl Container {
         guard.pid = spawned.pid;
         guard.pidfd = Some(spawned.pidfd);
         let mut state = initial_state(id, &cfg, spawned.pid);
+        forward_seccomp_fd(sp.filter.as_ref(), spawned.seccomp_fd, &state)?;
         state.oci.status = Status::Created;
         state.cgroup = Some(cg.clone());
         state.exec_candidates = crate::plan::exec_candidates(
@@ -163,6 +170,25 @@ impl Container {
             state,
         })
     }
+}
+
+/// Hand the seccomp notify fd to the agent at `listenerPath` with the container state.
+pub(crate) fn forward_seccomp_fd(
+    filter: Option<&pelagos_seccomp::CompiledFilter>,
+    fd: Option<OwnedFd>,
+    state: &ContainerState,
+) -> Result<()> {
+    let (Some(filter), Some(fd)) = (filter, fd) else {
+        return Ok(());
+    };
+    let oci: oci_spec::runtime::State = serde_json::to_value(&state.oci)
+        .and_then(serde_json::from_value)
+        .map_err(|e| {
+            ContainerError::Other(format!("container state for the seccomp listener: {e}"))
+        })?;
+    use std::os::fd::AsFd;
+    pelagos_seccomp::send_to_listener(filter, fd.as_fd(), state.oci.pid, &oci)
+        .map_err(|e| ContainerError::Other(format!("linux.seccomp.listenerPath: {e}")))
 }
 
 /// Spawn, running prestart + createRuntime hooks when the init asks.

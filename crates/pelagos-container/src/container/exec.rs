@@ -24,6 +24,8 @@ pub struct ExecOptions<'a> {
     pub pid_file: Option<PathBuf>,
     pub detach: bool,
     pub preserve_fds: u32,
+    /// Where compiled seccomp programs are cached.
+    pub seccomp_cache: PathBuf,
     pub warn: &'a dyn Fn(&str),
 }
 
@@ -75,7 +77,15 @@ impl Container {
             _ => None,
         };
         let parent_places = cg.is_some() && clone_into.is_none();
+        let sp = crate::plan::seccomp_plan(
+            self.state.seccomp.as_ref(),
+            opts.process.no_new_privileges,
+            &opts.seccomp_cache,
+            opts.warn,
+        )?;
         let popts = ExecPlanOptions {
+            seccomp: sp.program,
+            seccomp_early: sp.early,
             parent_places,
             pidfd: fs::dup(pidfd.as_fd()).map_err(|e| ContainerError::sys("dup pidfd", e))?,
             ns_flags: self.state.ns_flags & !pid_ns,
@@ -104,6 +114,7 @@ impl Container {
             pidfd: cpidfd,
             sync: parent_end,
             pty: None,
+            seccomp_fd: None,
         };
         let placed = match cg {
             Some(c) if parent_places => c
@@ -117,6 +128,9 @@ impl Container {
             let _ = p::waitpid(cpid);
             return Err(e);
         }
+        let mut st = self.state.clone();
+        st.oci.pid = cpid;
+        super::create::forward_seccomp_fd(sp.filter.as_ref(), spawned.seccomp_fd.take(), &st)?;
         if let Some(pf) = &opts.pid_file {
             write_atomic(pf, cpid.to_string().as_bytes())?;
         }
@@ -140,6 +154,7 @@ impl Container {
             })?;
             match m.kind {
                 Kind::Pty => s.pty = fd,
+                Kind::SeccompFd => s.seccomp_fd = fd,
                 Kind::Ready | Kind::Continue | Kind::Hooks => {}
                 Kind::Error => return Err(self.describe_exec(process, &m)),
             }

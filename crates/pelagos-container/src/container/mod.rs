@@ -38,6 +38,8 @@ pub struct CreateOptions<'a> {
     pub preserve_fds: u32,
     /// Root of the host's cgroup file systems (normally `/sys/fs/cgroup`).
     pub cgroup_root: PathBuf,
+    /// Where compiled seccomp programs are cached.
+    pub seccomp_cache: PathBuf,
     /// Where warnings go (the runtime's log).
     pub warn: &'a dyn Fn(&str),
 }

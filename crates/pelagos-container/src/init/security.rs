@@ -81,8 +81,32 @@ pub fn no_new_privs(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
     Ok(())
 }
 
-/// Seccomp comes with the seccomp work; the parent warns when a profile is configured.
-pub fn seccomp(_plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
+fn load_seccomp(plan: &InitPlan) -> StepResult {
+    let Some((program, flags)) = &plan.seccomp else {
+        return Ok(());
+    };
+    if let Some(fd) = pelagos_sys::seccomp::set_filter(program, *flags)? {
+        // The runtime forwards the notify fd to the agent at listenerPath.
+        let msg = crate::protocol::Msg::simple(crate::protocol::Kind::SeccompFd).encode();
+        pelagos_sys::socket::send(plan.sync.as_fd(), &msg, Some(fd.as_fd()))?;
+    }
+    Ok(())
+}
+
+/// Seccomp while still privileged: when no_new_privs is off (the filter needs
+/// CAP_SYS_ADMIN then) or a listener must get the notify fd during create.
+pub fn seccomp_early(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
+    if plan.seccomp_early {
+        load_seccomp(plan)?;
+    }
+    Ok(())
+}
+
+/// Seccomp, the last step before exec.
+pub fn seccomp(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
+    if !plan.seccomp_early {
+        load_seccomp(plan)?;
+    }
     Ok(())
 }
 
