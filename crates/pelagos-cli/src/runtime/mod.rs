@@ -299,7 +299,7 @@ mod tests {
         let cli =
             Cli::try_parse_from(["pelagos-runtime", "create", "x", "--bundle", "/b"]).unwrap();
         assert!(
-            matches!(cli.command, Command::Create(ref a) if a.id == "x" && a.bundle == PathBuf::from("/b"))
+            matches!(cli.command, Command::Create(ref a) if a.id == "x" && a.bundle == std::path::Path::new("/b"))
         );
         let cli =
             Cli::try_parse_from(["pelagos-runtime", "--root", "/r", "kill", "x", "9"]).unwrap();

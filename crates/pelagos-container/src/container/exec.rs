@@ -54,20 +54,7 @@ impl Container {
                 ContainerError::sys(format!("join the pid namespace of {:?}", self.id), e)
             })?;
         }
-        let terminal = match (&opts.console_socket, opts.process.terminal) {
-            (_, false) => TerminalPlan::None,
-            (Some(path), true) => TerminalPlan::ConsoleSocket(OwnedFd::from(
-                UnixStream::connect(path).map_err(|e| {
-                    ContainerError::io(format!("connect to console socket {}", path.display()), e)
-                })?,
-            )),
-            (None, true) if opts.detach => {
-                return Err(ContainerError::Other(
-                    "exec --tty --detach needs --console-socket".into(),
-                ))
-            }
-            (None, true) => TerminalPlan::Parent,
-        };
+        let terminal = exec_terminal(opts)?;
         let (parent_end, child_end) =
             socket::seqpacket_pair().map_err(|e| ContainerError::sys("socketpair", e))?;
         use pelagos_cgroups::{CgroupManager, CgroupVersion};
@@ -180,4 +167,22 @@ impl Container {
         };
         ContainerError::Init { what, errno }
     }
+}
+
+/// Where the exec's PTY master goes, if it has a terminal.
+fn exec_terminal(opts: &ExecOptions<'_>) -> Result<TerminalPlan> {
+    Ok(match (&opts.console_socket, opts.process.terminal) {
+        (_, false) => TerminalPlan::None,
+        (Some(path), true) => {
+            TerminalPlan::ConsoleSocket(OwnedFd::from(UnixStream::connect(path).map_err(|e| {
+                ContainerError::io(format!("connect to console socket {}", path.display()), e)
+            })?))
+        }
+        (None, true) if opts.detach => {
+            return Err(ContainerError::Other(
+                "exec --tty --detach needs --console-socket".into(),
+            ))
+        }
+        (None, true) => TerminalPlan::Parent,
+    })
 }
