@@ -178,6 +178,9 @@ pub fn seccomp_plan(
 
 /// Options of the spawn that are not in `config.json`.
 pub struct PlanOptions {
+    /// The container's own cgroup dirs as `(host dir, name below the cgroup mount)`; the
+    /// runtime's cgroups when `None`.
+    pub cgroup_binds: Option<Vec<(String, String)>>,
     /// The compiled seccomp filter (see [`seccomp_plan`]) and whether it loads early.
     pub seccomp: Option<(Vec<pelagos_sys::seccomp::SockFilter>, u32)>,
     pub seccomp_early: bool,
@@ -204,7 +207,7 @@ pub fn build(
         .is_some_and(|n| n.path.is_none());
     let mut mounts = Vec::with_capacity(cfg.mounts.len());
     for m in &cfg.mounts {
-        mounts.push(mount_plan(m)?);
+        mounts.push(mount_plan(m, opts.cgroup_binds.as_deref())?);
     }
     let p = &cfg.process;
     let env = with_home(&p.env, &cfg.rootfs, p.uid);
@@ -403,7 +406,10 @@ fn hook_plan(h: &pelagos_spec::Hook) -> HookPlan {
     }
 }
 
-fn mount_plan(m: &pelagos_spec::MountSpec) -> Result<MountPlan> {
+fn mount_plan(
+    m: &pelagos_spec::MountSpec,
+    cgroup: Option<&[(String, String)]>,
+) -> Result<MountPlan> {
     let (op, file_target) = match &m.kind {
         MountKind::Bind { recursive } => {
             let src = m.source.clone().unwrap_or_default();
@@ -442,7 +448,10 @@ fn mount_plan(m: &pelagos_spec::MountSpec) -> Result<MountPlan> {
         }
         MountKind::Cgroup => (
             MountOp::Cgroup {
-                binds: cgroup_binds(Path::new("/proc/self")),
+                binds: match cgroup {
+                    Some(b) => b.iter().map(|(h, n)| (cstr(h), cstr(n))).collect(),
+                    None => cgroup_binds(Path::new("/proc/self")),
+                },
             },
             false,
         ),

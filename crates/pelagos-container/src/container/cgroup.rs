@@ -24,7 +24,8 @@ pub(crate) fn setup(
     let cg = root.manager(cfg.cgroups_path.as_deref(), id)?;
     cg.create()?;
     if let Some(res) = &cfg.resources {
-        match cg.apply(res) {
+        let res = with_default_devices(res, cfg)?;
+        match cg.apply(&res) {
             Ok(warnings) => warnings.iter().for_each(|w| warn(&w.to_string())),
             Err(e) => {
                 let _ = cg.destroy();
@@ -33,6 +34,74 @@ pub(crate) fn setup(
         }
     }
     Ok(cg)
+}
+
+/// The device rules to enforce: the config's, then allow rules for the devices every
+/// container gets (null, zero, full, random, urandom, tty, console, ptmx, pts, and mknod)
+/// and for each `linux.devices` entry, as runc adds them.
+fn with_default_devices(res: &LinuxResources, cfg: &ContainerConfig) -> Result<LinuxResources> {
+    let Some(rules) = res.devices() else {
+        return Ok(res.clone());
+    };
+    let mut all: Vec<serde_json::Value> = rules
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap_or_default())
+        .collect();
+    let rule = |t: &str, major: Option<i64>, minor: Option<i64>, access: &str| serde_json::json!({"allow": true, "type": t, "major": major, "minor": minor, "access": access});
+    all.push(rule("c", None, None, "m"));
+    all.push(rule("b", None, None, "m"));
+    for (major, minor) in [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+    ] {
+        all.push(rule("c", Some(major), Some(minor), "rwm"));
+    }
+    all.push(rule("c", Some(136), None, "rwm"));
+    for d in &cfg.devices {
+        let t = match d.kind {
+            libc::S_IFBLK => "b",
+            libc::S_IFIFO => continue,
+            _ => "c",
+        };
+        all.push(rule(t, Some(d.major as i64), Some(d.minor as i64), "rwm"));
+    }
+    let mut out = res.clone();
+    let parsed = serde_json::from_value(serde_json::Value::Array(all))
+        .map_err(|e| ContainerError::Other(format!("linux.resources.devices: {e}")))?;
+    out.set_devices(Some(parsed));
+    Ok(out)
+}
+
+/// What the container's `/sys/fs/cgroup` shows: its own cgroup dirs, each named after its
+/// hierarchy below `cgroup_root` (one unnamed bind on a pure v2 host).
+pub(crate) fn binds(cg: &Cgroup, cgroup_root: &Path) -> Vec<(String, String)> {
+    let dirs = cg.dirs();
+    if cg.version() == CgroupVersion::V2 {
+        return dirs
+            .into_iter()
+            .take(1)
+            .map(|d| (d.display().to_string(), String::new()))
+            .collect();
+    }
+    dirs.into_iter()
+        .filter_map(|d| {
+            let name = d
+                .strip_prefix(cgroup_root)
+                .ok()?
+                .components()
+                .next()?
+                .as_os_str()
+                .to_str()?
+                .to_string();
+            Some((d.display().to_string(), name))
+        })
+        .collect()
 }
 
 /// How the spawn puts a process into `cg`: cloned straight into it on v2, moved by the

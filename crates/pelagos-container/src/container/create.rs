@@ -132,6 +132,7 @@ impl Container {
             opts.warn,
         )?;
         let popts = PlanOptions {
+            cgroup_binds: Some(super::cgroup::binds(&cg, &opts.cgroup_root)),
             seccomp: sp.program,
             seccomp_early: sp.early,
             parent_places: false,
