@@ -31,7 +31,7 @@ if [ -z "${PELAGOS_BENCH_INNER:-}" ]; then
         command -v "$tool" >/dev/null || { echo "error: $tool missing (see .ci/run for the packages)" >&2; exit 1; }
     done
     if [ -z "${PELAGOS_RUNTIME:-}" ]; then
-        # The shipped build: `runtime` profile, statically linked.
+        # The shipped build: the size-optimised `runtime` profile.
         PELAGOS_RUNTIME=$("$repo/scripts/build-runtime.sh")
         export PELAGOS_RUNTIME
     fi

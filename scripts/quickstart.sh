@@ -14,13 +14,16 @@ fi
 need=()
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v jq >/dev/null || need+=(jq)
+[ -e /usr/include/seccomp.h ] || need+=(libseccomp-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v cc >/dev/null || need+=(build-essential)
 if [ "${#need[@]}" -gt 0 ]; then
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
 fi
 
 runtime=${RUNTIME:-}
 if [ -z "$runtime" ]; then
-    # The shipped build: `runtime` profile, statically linked.
+    # The shipped build: the size-optimised `runtime` profile.
     runtime=$(scripts/build-runtime.sh)
 fi
 

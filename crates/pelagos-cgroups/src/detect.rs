@@ -133,7 +133,7 @@ impl CgroupRoot {
     pub fn detect(root: impl AsRef<Path>, mountinfo: &str) -> Result<CgroupRoot> {
         let root = root.as_ref().to_path_buf();
         let mut hierarchies: Vec<Hierarchy> = Vec::new();
-        let mut unified = None;
+        let mut unified: Option<PathBuf> = None;
         for (i, line) in mountinfo.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -142,6 +142,12 @@ impl CgroupRoot {
             let mp = PathBuf::from(&m.mount_point);
             if !is_at_or_below(&mp, &root) {
                 continue;
+            }
+            // A later mount at or above a hierarchy's mount point hides it (mountinfo lists
+            // mounts in the order they were made).
+            hierarchies.retain(|h| !is_at_or_below(&h.mount, &mp));
+            if unified.as_deref().is_some_and(|u| is_at_or_below(u, &mp)) {
+                unified = None;
             }
             match m.fstype {
                 "cgroup2" if mp == root => {
@@ -266,6 +272,29 @@ fn is_controller_opt(o: &str) -> bool {
 
 #[cfg(test)]
 pub(crate) mod tests {
+
+    #[test]
+    fn a_later_mount_hides_the_hierarchy_below_it() {
+        let mi = "25 1 0:22 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n\
+                  26 25 0:23 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+                  27 25 0:24 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n\
+                  90 27 0:50 / /sys/fs/cgroup/unified rw - tmpfs none rw\n";
+        let r = CgroupRoot::detect("/sys/fs/cgroup", mi).unwrap();
+        match r.layout {
+            Layout::V1 {
+                hierarchies,
+                unified,
+            } => {
+                assert_eq!(hierarchies.len(), 1);
+                assert_eq!(
+                    unified, None,
+                    "the tmpfs over unified hides the cgroup2 mount"
+                );
+            }
+            other => panic!("expected v1, got {other:?}"),
+        }
+    }
+
     use super::*;
 
     /// A mountinfo text shaped like this host's (v1 hybrid) with cgroups under `root`.
