@@ -125,34 +125,11 @@ impl Container {
             }
             None => TerminalPlan::None,
         };
-        let sp = crate::plan::seccomp_plan(
-            cfg.seccomp.as_ref(),
-            cfg.process.no_new_privileges,
-            &opts.seccomp_cache,
-            opts.warn,
-        )?;
-        let popts = PlanOptions {
-            cgroup_binds: Some(super::cgroup::binds(&cg, &opts.cgroup_root)),
-            seccomp: sp.program,
-            seccomp_early: sp.early,
-            parent_places: false,
-            no_pivot: opts.no_pivot,
-            preserve_fds: opts.preserve_fds,
-            terminal,
-            start: StartPlan::WaitFor(OwnedFd::from(listener)),
-        };
-        let mut place = |pid: i32| -> Result<()> {
-            use pelagos_cgroups::CgroupManager;
-            Ok(cg.add_pid(pid)?)
-        };
-        let placement = super::cgroup::placement(&cg, &mut place)?;
-        let spawned = spawn_with_hooks(id, &cfg, popts, placement)?;
+        let start = StartPlan::WaitFor(OwnedFd::from(listener));
+        let (spawned, mut state) = spawn_in(id, &cfg, &cg, opts, terminal, start)?;
         guard.pid = spawned.pid;
         guard.pidfd = Some(spawned.pidfd);
-        let mut state = initial_state(id, &cfg, spawned.pid);
-        forward_seccomp_fd(sp.filter.as_ref(), spawned.seccomp_fd, &state)?;
         state.oci.status = Status::Created;
-        state.cgroup = Some(cg.clone());
         state.exec_candidates = crate::plan::exec_candidates(
             &cfg.process.args[0],
             cfg.process.env.iter().find_map(|e| e.strip_prefix("PATH=")),
@@ -171,6 +148,49 @@ impl Container {
             state,
         })
     }
+}
+
+/// Spawn the init of `cfg` in cgroup `cg` with its seccomp filter, and hand a seccomp
+/// notify fd to its listener; returns the init and its first state.
+pub(crate) fn spawn_in(
+    id: &str,
+    cfg: &ContainerConfig,
+    cg: &pelagos_cgroups::Cgroup,
+    opts: &CreateOptions<'_>,
+    terminal: TerminalPlan,
+    start: StartPlan,
+) -> Result<(Spawned, ContainerState)> {
+    let sp = crate::plan::seccomp_plan(
+        cfg.seccomp.as_ref(),
+        cfg.process.no_new_privileges,
+        &opts.seccomp_cache,
+        opts.warn,
+    )?;
+    let popts = PlanOptions {
+        cgroup_binds: Some(super::cgroup::binds(cg, &opts.cgroup_root)),
+        seccomp: sp.program,
+        seccomp_early: sp.early,
+        parent_places: false,
+        no_pivot: opts.no_pivot,
+        preserve_fds: opts.preserve_fds,
+        terminal,
+        start,
+    };
+    let mut place = |pid: i32| -> Result<()> {
+        use pelagos_cgroups::CgroupManager;
+        Ok(cg.add_pid(pid)?)
+    };
+    let placement = super::cgroup::placement(cg, &mut place)?;
+    let mut spawned = spawn_with_hooks(id, cfg, popts, placement)?;
+    let mut state = initial_state(id, cfg, spawned.pid);
+    state.cgroup = Some(cg.clone());
+    if let Err(e) = forward_seccomp_fd(sp.filter.as_ref(), spawned.seccomp_fd.take(), &state) {
+        use std::os::fd::AsFd;
+        let _ = pelagos_sys::process::pidfd_send_signal(spawned.pidfd.as_fd(), libc::SIGKILL);
+        let _ = pelagos_sys::process::waitpid(spawned.pid);
+        return Err(e);
+    }
+    Ok((spawned, state))
 }
 
 /// Hand the seccomp notify fd to the agent at `listenerPath` with the container state.

@@ -1,11 +1,11 @@
 //! `run`: create and start in one go; in the foreground wait for the container's exit,
 //! forwarding signals and (with a terminal) proxying the PTY.
 
-use super::create::{initial_state, load_config, spawn_with_hooks, CreateGuard};
+use super::create::{load_config, CreateGuard};
 use super::{Container, CreateOptions};
 use crate::error::{ContainerError, Result};
 use crate::hooks::run_hooks_warn;
-use crate::plan::{PlanOptions, StartPlan, TerminalPlan};
+use crate::plan::{StartPlan, TerminalPlan};
 use crate::spawn::{wait_exec, Spawned};
 use crate::state::write_atomic;
 use pelagos_spec::Status;
@@ -66,33 +66,10 @@ impl Container {
             }
             (None, true) => TerminalPlan::Parent,
         };
-        let sp = crate::plan::seccomp_plan(
-            cfg.seccomp.as_ref(),
-            cfg.process.no_new_privileges,
-            &opts.seccomp_cache,
-            opts.warn,
-        )?;
-        let popts = PlanOptions {
-            cgroup_binds: Some(super::cgroup::binds(&cg, &opts.cgroup_root)),
-            seccomp: sp.program,
-            seccomp_early: sp.early,
-            parent_places: false,
-            no_pivot: opts.no_pivot,
-            preserve_fds: opts.preserve_fds,
-            terminal,
-            start: StartPlan::Immediate,
-        };
-        let mut place = |pid: i32| -> Result<()> {
-            use pelagos_cgroups::CgroupManager;
-            Ok(cg.add_pid(pid)?)
-        };
-        let placement = super::cgroup::placement(&cg, &mut place)?;
-        let mut spawned = spawn_with_hooks(id, &cfg, popts, placement)?;
+        let (spawned, mut state) =
+            super::create::spawn_in(id, &cfg, &cg, opts, terminal, StartPlan::Immediate)?;
         guard.pid = spawned.pid;
-        let mut state = initial_state(id, &cfg, spawned.pid);
-        super::create::forward_seccomp_fd(sp.filter.as_ref(), spawned.seccomp_fd.take(), &state)?;
         state.oci.status = Status::Running;
-        state.cgroup = Some(cg.clone());
         store.save(id, &state)?;
         if let Some(pf) = &opts.pid_file {
             write_atomic(pf, spawned.pid.to_string().as_bytes())?;
