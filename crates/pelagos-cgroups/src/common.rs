@@ -41,7 +41,17 @@ pub(crate) fn poll_until(
 
 /// Creates `dir` and missing ancestors, naming the directory and what to do on failure.
 pub(crate) fn create_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|source| {
+    // A concurrent `delete` may remove an empty shared parent between our mkdirs: retry.
+    let mut res = std::fs::create_dir_all(dir);
+    for _ in 0..3 {
+        match &res {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                res = std::fs::create_dir_all(dir)
+            }
+            _ => break,
+        }
+    }
+    res.map_err(|source| {
         let hint = match source.raw_os_error() {
             Some(libc::EACCES | libc::EPERM) => {
                 "permission denied: run as root or use a delegated cgroup"

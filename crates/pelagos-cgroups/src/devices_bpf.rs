@@ -1,7 +1,7 @@
 //! The cgroup v2 device filter as data: an eBPF `BPF_PROG_TYPE_CGROUP_DEVICE` program
 //! compiled from OCI device rules. Loading it needs `bpf(2)`, which lives in pelagos-sys;
 //! this module only produces the instructions (and checks them with a small interpreter
-//! in its tests), so it stays free of `unsafe`.
+//! in its tests), so it needs no raw pointer code.
 //!
 //! The program sees `struct bpf_cgroup_dev_ctx { u32 access_type; u32 major; u32 minor; }`
 //! where `access_type = (access << 16) | type`. Rules are evaluated like the v1 device

@@ -1,6 +1,7 @@
 //! `pelagos`: the docker-like command line. Dispatch only; each verb lives in `commands/`.
 
 mod commands;
+mod config;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

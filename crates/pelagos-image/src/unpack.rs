@@ -28,8 +28,8 @@ pub enum UnpackError {
     /// The archive cannot be read.
     #[error("reading layer archive: {0}")]
     Archive(#[source] std::io::Error),
-    /// An entry's name or target is unsafe or unusable.
-    #[error("unsafe layer entry: {0}")]
+    /// An entry's name or target could escape the layer or is unusable.
+    #[error("rejected layer entry: {0}")]
     Path(#[from] PathError),
     /// A whiteout names nothing valid.
     #[error("invalid whiteout entry {0:?}")]

@@ -115,7 +115,7 @@ impl Interp {
             qq: None,
             out: Box::new(std::io::stdout()),
             err: Box::new(std::io::stderr()),
-            env_lookup: Box::new(|k| std::env::var(k).ok()),
+            env_lookup: Box::new(|_| None),
         };
         crate::builtins::install(&mut it);
         it
@@ -149,7 +149,8 @@ impl Interp {
         self.err = w;
     }
 
-    /// How `(env NAME)` reads a variable.
+    /// How `(env NAME)` reads a variable. By default a program sees no environment: the
+    /// host decides what to expose.
     pub fn set_env_lookup(&mut self, f: Box<EnvLookup>) {
         self.env_lookup = f;
     }

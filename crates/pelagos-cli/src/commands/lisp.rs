@@ -90,6 +90,7 @@ fn on_eval_thread(f: impl FnOnce() -> ExitCode + Send + 'static) -> ExitCode {
 
 fn run_file(path: PathBuf, limits: Limits) -> ExitCode {
     let mut it = Interp::with_limits(limits);
+    it.set_env_lookup(Box::new(crate::config::env_var));
     it.set_output(Box::new(std::io::BufWriter::new(std::io::stdout())));
     let result = it.eval_file(&path);
     // Program output first, so it precedes the error message on a shared terminal.
@@ -129,6 +130,7 @@ fn run_repl(limits: Limits) -> ExitCode {
         }
     };
     let mut it = Interp::with_limits(limits);
+    it.set_env_lookup(Box::new(crate::config::env_var));
     let mut pending = String::new();
     let mut entry = 0u32;
     loop {

@@ -34,7 +34,9 @@ impl Drop for CreateGuard<'_> {
         if let Some(cg) = &self.cgroup {
             use pelagos_cgroups::CgroupManager;
             let _ = cg.kill_all(libc::SIGKILL);
-            let _ = cg.destroy();
+            if cg.destroy().is_ok() {
+                super::delete::remove_empty_default_parents(&cg.dirs());
+            }
         }
         let _ = self.store.remove(self.id);
     }

@@ -30,6 +30,7 @@ impl Container {
             use pelagos_cgroups::CgroupManager;
             let _ = cg.kill_all(libc::SIGKILL);
             cg.destroy()?;
+            remove_empty_default_parents(&cg.dirs());
         }
         run_hooks_warn("poststop", &self.state.poststop, &json, warn);
         self.store.remove(&self.id)
@@ -64,5 +65,19 @@ impl Container {
             "container {:?}: process {pid} did not die after SIGKILL within 10s",
             self.id
         )))
+    }
+}
+
+/// Remove the shared default parent (`.../pelagos`) of each hierarchy once its last
+/// container is gone; a parent still in use is left alone (rmdir fails), and a create racing
+/// this recreates it.
+pub(crate) fn remove_empty_default_parents(dirs: &[std::path::PathBuf]) {
+    for d in dirs {
+        if let Some(parent) = d
+            .parent()
+            .filter(|p| p.file_name().is_some_and(|n| n == "pelagos"))
+        {
+            let _ = std::fs::remove_dir(parent);
+        }
     }
 }
