@@ -335,6 +335,10 @@ pub fn home_in_passwd(text: &str, uid: u32) -> Option<String> {
 fn open_joined_namespaces(cfg: &ContainerConfig) -> Result<Vec<(OwnedFd, i32, u32)>> {
     let mut join = Vec::new();
     for (i, ns) in cfg.namespaces.iter().enumerate() {
+        // A pid namespace is joined by the parent before clone (setns only moves children).
+        if ns.kind == NamespaceKind::Pid {
+            continue;
+        }
         if let Some(p) = &ns.path {
             let fd = std::fs::File::open(p).map_err(|e| {
                 ContainerError::io(

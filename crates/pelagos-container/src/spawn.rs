@@ -59,13 +59,20 @@ pub fn spawn(
         })
         .fold(0u64, |f, n| f | n.kind.clone_flag());
     let into = placement.clone_into.as_ref().map(|f| f.as_fd());
-    let (pid, pidfd) = match clone3(flags, into).map_err(|e| clone_error(flags, e))? {
-        Forked::Child => {
+    let pid_ns = PidNsJoin::enter(cfg)?;
+    let cloned = clone3(flags, into).map_err(|e| clone_error(flags, e));
+    let (pid, pidfd) = match cloned {
+        Ok(Forked::Child) => {
             drop(parent_end);
             init::run(&mut plan)
         }
-        Forked::Parent { pid, pidfd } => (pid, pidfd),
+        Ok(Forked::Parent { pid, pidfd }) => (pid, pidfd),
+        Err(e) => {
+            pid_ns.leave()?;
+            return Err(e);
+        }
     };
+    pid_ns.leave()?;
     drop(plan);
     let mut spawned = Spawned {
         pid,
@@ -86,6 +93,46 @@ pub fn spawn(
             let _ = p::pidfd_send_signal(spawned.pidfd.as_fd(), libc::SIGKILL);
             let _ = p::waitpid(pid);
             Err(e)
+        }
+    }
+}
+
+/// Joining a pid namespace by path: only children of the caller enter it, so the parent
+/// switches its `pid_for_children` for the clone and back right after (hooks it runs later
+/// must stay in the runtime's namespace).
+struct PidNsJoin {
+    own: Option<OwnedFd>,
+}
+
+impl PidNsJoin {
+    fn enter(cfg: &ContainerConfig) -> Result<PidNsJoin> {
+        let Some(path) = cfg
+            .namespace(NamespaceKind::Pid)
+            .and_then(|n| n.path.as_ref())
+        else {
+            return Ok(PidNsJoin { own: None });
+        };
+        let own = std::fs::File::open("/proc/self/ns/pid")
+            .map_err(|e| ContainerError::io("open /proc/self/ns/pid", e))?;
+        let target = std::fs::File::open(path).map_err(|e| {
+            ContainerError::io(
+                format!("linux.namespaces: open pid namespace {}", path.display()),
+                e,
+            )
+        })?;
+        pelagos_sys::ns::setns(target.as_fd(), libc::CLONE_NEWPID).map_err(|e| {
+            ContainerError::sys(format!("join pid namespace {}", path.display()), e)
+        })?;
+        Ok(PidNsJoin {
+            own: Some(OwnedFd::from(own)),
+        })
+    }
+
+    fn leave(self) -> Result<()> {
+        match &self.own {
+            Some(own) => pelagos_sys::ns::setns(own.as_fd(), libc::CLONE_NEWPID)
+                .map_err(|e| ContainerError::sys("return to the runtime's pid namespace", e)),
+            None => Ok(()),
         }
     }
 }
