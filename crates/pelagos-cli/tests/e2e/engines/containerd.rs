@@ -1,0 +1,5 @@
+//! containerd (placeholder).
+use super::EngineCase;
+pub fn cases() -> Vec<EngineCase> {
+    Vec::new()
+}
