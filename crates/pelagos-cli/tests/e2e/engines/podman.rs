@@ -365,7 +365,7 @@ fn limits(rt: &Runtime) -> Result<()> {
         logs = p.cmd(&["logs", &n])?.stdout;
         Ok(logs.contains("limits-done"))
     })?;
-    expect_limits("inside the container", &logs)?;
+    expect_limits("inside the container", &logs, true)?;
     let pid = p.pid(&n)?;
     let v1 = host::is_v1("memory");
     let (mem, pids) = if v1 {
