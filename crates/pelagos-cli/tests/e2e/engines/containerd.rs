@@ -36,6 +36,7 @@ pub fn cases() -> Vec<EngineCase> {
         c("ctr_pause_resume", pause_resume),
         c("ctr_limits", limits),
         c("ctr_signals", signals),
+        c("ctr_shared_pid_ns", shared_pid_ns),
     ]
 }
 
@@ -462,4 +463,35 @@ fn signals(rt: &Runtime) -> Result<()> {
         c.ctr(&["container", "rm", &id])?.ok()?;
     }
     c.expect_no_container_cgroups()
+}
+
+/// `ctr run --with-ns pid:/proc/P/ns/pid`: the new task's init lives in the running task's
+/// pid namespace (the OCI `path` form), so that task's init is its PID 1.
+fn shared_pid_ns(rt: &Runtime) -> Result<()> {
+    let c = Containerd::new(rt)?;
+    let first = unique_id();
+    c.detached(&first, &[], &["sleep", "1000"])?;
+    let pid = c.task_pid(&first)?;
+    let want = std::fs::read_link(format!("/proc/{pid}/ns/pid"))?;
+    let with_ns = format!("pid:/proc/{pid}/ns/pid");
+    let script =
+        "echo pid=$(readlink /proc/$$/ns/pid); echo init=$(tr '\\0' ' ' < /proc/1/cmdline)";
+    let o = c
+        .run(
+            &["--rm", "--with-ns", &with_ns],
+            &unique_id(),
+            &["sh", "-c", script],
+        )?
+        .ok()?;
+    expect_contains(
+        "pid namespace of the joining task's init",
+        &o.stdout,
+        &format!("pid={}\n", want.display()),
+    )?;
+    expect_contains(
+        "PID 1 seen by the joining task",
+        &o.stdout,
+        "init=sleep 1000",
+    )?;
+    c.remove(&first)
 }

@@ -10,6 +10,8 @@ use anyhow::{bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::support::cleanup;
+
 /// One mounted cgroup hierarchy.
 pub struct Hierarchy {
     /// Where it is mounted.
@@ -147,12 +149,20 @@ pub fn procs_with_arg(needle: &str) -> Vec<i32> {
         .collect()
 }
 
-/// SIGKILLs every process whose argv names `needle` (a test's private tempdir).
+/// SIGKILLs every process whose argv names `needle` (a test's private tempdir) and waits a
+/// little for them to go, so that their cgroups can be removed next.
 pub fn kill_procs_with_arg(needle: &str, what: &str) {
-    for pid in procs_with_arg(needle) {
-        eprintln!("e2e: killing leftover {what} process {pid}");
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    let pids = procs_with_arg(needle);
+    for pid in &pids {
+        let cmd = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        eprintln!("e2e: killing leftover {what} process {pid}: {cmd}");
+        let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
     }
+    let gone = || pids.iter().all(|p| !cleanup::pid_alive(*p));
+    let _ = wait_until("leftover processes gone", Duration::from_secs(5), || {
+        Ok(gone())
+    });
 }
 
 /// Polls `f` every 50 ms until it returns true; fails after `timeout` with `what`.

@@ -41,6 +41,11 @@ pub fn cases() -> Vec<EngineCase> {
         c("podman_top", top),
         c("podman_ulimit", ulimit),
         c("podman_seccomp", seccomp),
+        c("podman_shared_namespaces", shared_namespaces),
+        c("podman_run_options", run_options),
+        c("podman_userns", userns),
+        c("podman_oom", oom),
+        c("podman_create_init_start", create_init_start),
     ]
 }
 
@@ -144,12 +149,15 @@ impl<'r> Podman<'r> {
         run_captured(c)
     }
 
-    /// `run` flags every container gets: no network, never pull, our cgroup parent, limits
-    /// the host allows (a test's own `nofile=` replaces the default one).
+    /// `run` flags every container gets: no network (unless the test joins another
+    /// container's), never pull, our cgroup parent, limits the host allows (a test's own
+    /// `nofile=` replaces the default one).
     fn run_flags(&self, opts: &[&str]) -> Vec<String> {
-        let mut v: Vec<String> = ["--network", "none", "--pull", "never", "--cgroup-parent"]
-            .map(String::from)
-            .to_vec();
+        let mut v: Vec<String> = Vec::new();
+        if !opts.contains(&"--network") {
+            v.extend(["--network".into(), "none".into()]);
+        }
+        v.extend(["--pull", "never", "--cgroup-parent"].map(String::from));
         v.push(self.cgroup_parent.clone());
         if !opts.iter().any(|o| o.starts_with("nofile=")) {
             v.extend(["--ulimit".into(), NOFILE.into()]);
@@ -478,4 +486,164 @@ fn seccomp(rt: &Runtime) -> Result<()> {
         .run(&["--rm", "--security-opt", "seccomp=unconfined"], &status)?
         .ok()?;
     expect_eq("unconfined", o.stdout.split_whitespace().nth(1), Some("0"))
+}
+
+/// `--pid/--ipc/--uts/--network container:X`: the new container's init must live in X's
+/// namespaces (the OCI `path` form), so X's init is its PID 1.
+fn shared_namespaces(rt: &Runtime) -> Result<()> {
+    let p = Podman::new(rt)?;
+    let n = unique_id();
+    p.detached(&n, &[], &["sleep", "1000"])?;
+    let pid = p.pid(&n)?;
+    let target = format!("container:{n}");
+    let mut opts = vec!["--rm"];
+    for k in ["--pid", "--ipc", "--uts", "--network"] {
+        opts.extend([k, target.as_str()]);
+    }
+    let script = "for k in pid ipc uts net; do echo $k=$(readlink /proc/$$/ns/$k); done; \
+                  echo init=$(tr '\\0' ' ' < /proc/1/cmdline); echo self=$$";
+    let o = p.run(&opts, &["sh", "-c", script])?.ok()?;
+    for k in ["pid", "ipc", "uts", "net"] {
+        let want = std::fs::read_link(format!("/proc/{pid}/ns/{k}"))?;
+        expect_contains(
+            &format!("{k} namespace of the joining container's init"),
+            &o.stdout,
+            &format!("{k}={}\n", want.display()),
+        )?;
+    }
+    expect_contains(
+        "PID 1 seen by the joining container",
+        &o.stdout,
+        "init=sleep 1000",
+    )
+}
+
+/// Common `run` options that become mounts, devices, identity and capabilities in the spec.
+fn run_options(rt: &Runtime) -> Result<()> {
+    let p = Podman::new(rt)?;
+    let vol = p.path("vol");
+    std::fs::create_dir_all(&vol)?;
+    std::fs::write(vol.join("f"), "from-host\n")?;
+    let v = format!("{}:/vol:ro", vol.display());
+    let opts = [
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/scratch:size=1m",
+        "-v",
+        &v,
+        "--hostname",
+        "hn1",
+        "--shm-size",
+        "8m",
+        "--cap-drop",
+        "all",
+        "--cap-add",
+        "CAP_CHOWN",
+        "--user",
+        "1000:1000",
+        "--group-add",
+        "5",
+        "--security-opt",
+        "no-new-privileges",
+        "--device",
+        "/dev/null:/dev/mynull:rw",
+        "-e",
+        "FOO=bar",
+        "--workdir",
+        "/tmp",
+    ];
+    let script = "touch /x 2>/dev/null || echo root-ro; touch /scratch/ok && echo tmpfs-rw; \
+        cat /vol/f; touch /vol/g 2>/dev/null || echo vol-ro; hostname; \
+        df -k /dev/shm | awk 'NR==2{print \"shm=\" $2}'; grep -E '^(CapBnd|NoNewPrivs)' /proc/self/status; \
+        id; echo x > /dev/mynull && echo dev-ok; echo FOO=$FOO; pwd";
+    let o = p.run(&opts, &["sh", "-c", script])?.ok()?;
+    for want in [
+        "root-ro\n",
+        "tmpfs-rw\n",
+        "from-host\n",
+        "vol-ro\n",
+        "hn1\n",
+        "shm=8192\n",
+        "CapBnd:\t0000000000000001\n",
+        "NoNewPrivs:\t1\n",
+        "uid=1000(user) gid=1000(user) groups=5,1000(user)\n",
+        "dev-ok\n",
+        "FOO=bar\n",
+        "/tmp\n",
+    ] {
+        expect_contains("run options", &o.stdout, want)?;
+    }
+    Ok(())
+}
+
+/// `--uidmap/--gidmap`: a user namespace whose root is host uid 200000.
+fn userns(rt: &Runtime) -> Result<()> {
+    let p = Podman::new(rt)?;
+    let opts = [
+        "--rm",
+        "--uidmap",
+        "0:200000:65536",
+        "--gidmap",
+        "0:200000:65536",
+    ];
+    let script = "cat /proc/self/uid_map /proc/self/gid_map; id -u; touch /tmp/x && echo write-ok";
+    let o = p.run(&opts, &["sh", "-c", script])?.ok()?;
+    let maps: Vec<Vec<&str>> = o
+        .stdout
+        .lines()
+        .take(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    expect_eq(
+        "uid and gid maps",
+        maps,
+        vec![vec!["0", "200000", "65536"]; 2],
+    )?;
+    expect_contains("root inside", &o.stdout, "\n0\n")?;
+    expect_contains("rootfs writable", &o.stdout, "write-ok")
+}
+
+/// A memory-limited init that allocates past its limit dies with SIGKILL: exit 137.
+fn oom(rt: &Runtime) -> Result<()> {
+    let p = Podman::new(rt)?;
+    let opts = ["--rm", "--memory", "16m", "--memory-swap", "16m"];
+    let o = p.run(
+        &opts,
+        &[
+            "sh",
+            "-c",
+            "exec dd if=/dev/zero of=/dev/null bs=64M count=1",
+        ],
+    )?;
+    expect_eq(
+        &format!("OOM-killed init: {}", o.describe()),
+        o.code,
+        Some(137),
+    )?;
+    p.expect_no_container_cgroups()
+}
+
+/// `create` + `init` (runtime create: status created/initialized) + `start` + `wait`.
+fn create_init_start(rt: &Runtime) -> Result<()> {
+    let p = Podman::new(rt)?;
+    let n = unique_id();
+    let mut c = p.command();
+    c.arg("create")
+        .args(p.run_flags(&["--name", &n]))
+        .arg(IMAGE)
+        .args(["sh", "-c", "echo hello-created; exit 9"]);
+    run_captured(c)?.ok()?;
+    p.cmd(&["init", &n])?.ok()?;
+    expect_eq(
+        "status after init",
+        p.inspect(&n, "{{.State.Status}}")?,
+        "initialized".into(),
+    )?;
+    p.cmd(&["start", &n])?.ok()?;
+    let o = p.cmd(&["wait", &n])?.ok()?;
+    expect_eq("podman wait", o.stdout.trim(), "9")?;
+    expect_contains("logs", &p.cmd(&["logs", &n])?.stdout, "hello-created")?;
+    p.cmd(&["rm", &n])?.ok()?;
+    p.expect_no_container_cgroups()
 }
