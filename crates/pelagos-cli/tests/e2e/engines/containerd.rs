@@ -89,6 +89,7 @@ impl<'r> Containerd<'r> {
     fn start_daemon(&mut self) -> Result<()> {
         let log = File::create(self.path("containerd.log"))?;
         let child = Command::new("containerd")
+            .current_dir(self.dir.path())
             .arg("--config")
             .arg(self.path("config.toml"))
             .stdin(Stdio::null())
@@ -116,6 +117,7 @@ impl<'r> Containerd<'r> {
     /// `ctr --address SOCK --namespace NS`.
     fn command(&self) -> Command {
         let mut c = Command::new("ctr");
+        c.current_dir(self.dir.path());
         c.arg("--address")
             .arg(self.path("containerd.sock"))
             .args(["--namespace", &self.ns]);
@@ -253,6 +255,7 @@ impl<'r> Containerd<'r> {
         all.extend(args.iter().cloned());
         let line = shell_line(std::path::Path::new("ctr"), &all);
         let mut c = Command::new("script");
+        c.current_dir(self.dir.path());
         c.args(["-q", "-e", "-c", &line, "/dev/null"]);
         run_captured(c)
     }

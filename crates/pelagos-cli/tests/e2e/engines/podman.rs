@@ -136,7 +136,10 @@ impl<'r> Podman<'r> {
         c
     }
 
+    /// The private config files in the environment, and the tempdir as the working
+    /// directory: conmon drops files (an `oom` marker) into its working directory.
     fn env(&self, c: &mut Command) {
+        c.current_dir(self.dir.path());
         c.env("CONTAINERS_CONF", self.path("containers.conf"))
             .env("CONTAINERS_STORAGE_CONF", self.path("storage.conf"))
             .env("TMPDIR", self.path("tmp"));
