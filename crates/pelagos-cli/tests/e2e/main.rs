@@ -7,6 +7,7 @@
 
 mod cli;
 mod differential;
+mod engines;
 mod errors;
 mod exec;
 mod hooks;
@@ -44,6 +45,14 @@ fn main() -> ExitCode {
                 let rt2 = rt.clone();
                 trials.push(make_trial(name, skip, ci, &mut skipped, move || body(&rt2)));
             }
+        }
+    }
+    for c in engines::cases() {
+        for rt in &runtimes {
+            let name = format!("engines::{}::{}", c.name, rt.name);
+            let skip = skip_reason(rt).or_else(|| engines::skip_reason(c.engine));
+            let (body, rt2) = (c.run, rt.clone());
+            trials.push(make_trial(name, skip, ci, &mut skipped, move || body(&rt2)));
         }
     }
     let (oracle, pelagos) = (runtimes[0].clone(), runtimes[1].clone());
