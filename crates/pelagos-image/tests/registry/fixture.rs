@@ -28,11 +28,20 @@ pub struct Fixture {
     pub digests: HashMap<String, String>,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
+/// `n` distinct free loopback ports: every listener stays open until all are picked, so the
+/// kernel cannot hand the same port out twice.
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| {
+            l.local_addr()
+                .expect("local address of a bound socket")
+                .port()
+        })
+        .collect()
 }
 
 fn have(tool: &str) -> bool {
@@ -63,7 +72,7 @@ impl Fixture {
             .canonicalize()
             .map_err(|e| e.to_string())?;
         let state = std::env::temp_dir().join(format!("pelagos-image-e2e-{}", std::process::id()));
-        let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+        let ports = free_ports(5);
         let mut f = Fixture {
             anon: format!("127.0.0.1:{}", ports[0]),
             tls: format!("127.0.0.1:{}", ports[1]),
