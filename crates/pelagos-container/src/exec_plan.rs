@@ -1,10 +1,7 @@
 //! The plan of a process joining a running container (`exec`).
 
 use crate::error::Result;
-use crate::plan::{
-    apparmor_enabled, cstr, exec_candidates, open_host_proc, InitPlan, StartPlan, TerminalPlan,
-};
-use pelagos_sys::CStringArray;
+use crate::plan::{open_host_proc, InitPlan, ProcessPlan, StartPlan, TerminalPlan};
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
 
@@ -31,11 +28,7 @@ pub fn build_exec(
     opts: ExecPlanOptions,
     last_cap: u32,
 ) -> Result<InitPlan> {
-    let env_path = p
-        .env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .map(str::to_string);
+    let env = crate::plan::with_home(&p.env, container_root, p.uid);
     Ok(InitPlan {
         sync,
         join: vec![(opts.pidfd, opts.ns_flags as i32, 0)],
@@ -59,45 +52,16 @@ pub fn build_exec(
         masked: Vec::new(),
         readonly: Vec::new(),
         sysctl: Vec::new(),
-        rlimits: p
-            .rlimits
-            .iter()
-            .map(|r| (r.resource, r.soft, r.hard))
-            .collect(),
         oom_score_adj: None,
         host_proc: open_host_proc()?,
-        cwd: cstr(&p.cwd),
-        uid: p.uid,
-        gid: p.gid,
-        groups: p.additional_gids.clone(),
-        set_groups: true,
-        caps: p.caps,
-        last_cap,
-        no_new_privs: p.no_new_privileges,
-        umask: p.umask.unwrap_or(0o022),
-        apparmor: if apparmor_enabled() {
-            p.apparmor_profile
-                .as_deref()
-                .map(|s| cstr(&format!("exec {s}")))
-        } else {
-            None
-        },
         preserve_fds: opts.preserve_fds,
         terminal: if p.terminal {
             opts.terminal
         } else {
             TerminalPlan::None
         },
-        console_size: p.console_size,
-        exec_candidates: exec_candidates(&p.args[0], env_path.as_deref()),
-        argv: CStringArray::new(p.args.iter().map(|a| cstr(a)).collect()),
-        envp: CStringArray::new(
-            crate::plan::with_home(&p.env, container_root, p.uid)
-                .iter()
-                .map(|e| cstr(e))
-                .collect(),
-        ),
         start: StartPlan::Immediate,
+        process: ProcessPlan::build(p, &env, last_cap),
         state_buf: vec![0u8; 256],
         seccomp: opts.seccomp,
         seccomp_early: opts.seccomp_early,

@@ -106,28 +106,14 @@ pub struct InitPlan {
     pub readonly: Vec<CString>,
     /// `(path below /proc/sys, value)`.
     pub sysctl: Vec<(CString, CString)>,
-    pub rlimits: Vec<(i32, u64, u64)>,
     pub oom_score_adj: Option<CString>,
     /// Host `/proc`, verified to be procfs (for `self/oom_score_adj` before pivot).
     pub host_proc: OwnedFd,
-    pub cwd: CString,
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
-    pub set_groups: bool,
-    pub caps: CapSets,
-    pub last_cap: u32,
-    pub no_new_privs: bool,
-    pub umask: u32,
-    pub apparmor: Option<CString>,
     pub preserve_fds: u32,
     pub terminal: TerminalPlan,
-    pub console_size: Option<(u16, u16)>,
-    /// `argv[0]` candidates (PATH search done here, tried in order in the child).
-    pub exec_candidates: Vec<CString>,
-    pub argv: CStringArray,
-    pub envp: CStringArray,
     pub start: StartPlan,
+    /// The process to become: identity, capabilities, limits, what to exec.
+    pub process: ProcessPlan,
     /// Buffer for the state JSON the parent or `start` sends (hook stdin).
     pub state_buf: Vec<u8>,
     /// The compiled seccomp program and its `SECCOMP_FILTER_FLAG_*`.
@@ -176,6 +162,60 @@ pub fn seccomp_plan(
     })
 }
 
+/// The process the init (or an `exec`) becomes, shared by both plans.
+pub struct ProcessPlan {
+    pub rlimits: Vec<(i32, u64, u64)>,
+    pub cwd: CString,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub set_groups: bool,
+    pub caps: CapSets,
+    pub last_cap: u32,
+    pub no_new_privs: bool,
+    pub umask: u32,
+    pub apparmor: Option<CString>,
+    pub console_size: Option<(u16, u16)>,
+    /// `argv[0]` candidates (PATH search done here, tried in order in the child).
+    pub exec_candidates: Vec<CString>,
+    pub argv: CStringArray,
+    pub envp: CStringArray,
+}
+
+impl ProcessPlan {
+    /// From a validated process and its final environment (`HOME` added).
+    pub fn build(p: &pelagos_spec::ProcessConfig, env: &[String], last_cap: u32) -> ProcessPlan {
+        let env_path = env.iter().find_map(|e| e.strip_prefix("PATH="));
+        ProcessPlan {
+            rlimits: p
+                .rlimits
+                .iter()
+                .map(|r| (r.resource, r.soft, r.hard))
+                .collect(),
+            cwd: cstr(&p.cwd),
+            uid: p.uid,
+            gid: p.gid,
+            groups: p.additional_gids.clone(),
+            set_groups: true,
+            caps: p.caps,
+            last_cap,
+            no_new_privs: p.no_new_privileges,
+            umask: p.umask.unwrap_or(0o022),
+            apparmor: if apparmor_enabled() {
+                p.apparmor_profile
+                    .as_deref()
+                    .map(|s| cstr(&format!("exec {s}")))
+            } else {
+                None
+            },
+            console_size: p.console_size,
+            exec_candidates: exec_candidates(&p.args[0], env_path),
+            argv: CStringArray::new(p.args.iter().map(|a| cstr(a)).collect()),
+            envp: CStringArray::new(env.iter().map(|e| cstr(e)).collect()),
+        }
+    }
+}
+
 /// Options of the spawn that are not in `config.json`.
 pub struct PlanOptions {
     /// The container's own cgroup dirs as `(host dir, name below the cgroup mount)`; the
@@ -211,11 +251,6 @@ pub fn build(
     }
     let p = &cfg.process;
     let env = with_home(&p.env, &cfg.rootfs, p.uid);
-    let env_path = p
-        .env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .map(str::to_string);
     let hooks_child =
         |list: &[pelagos_spec::Hook]| -> Vec<HookPlan> { list.iter().map(hook_plan).collect() };
     let create_container_hooks = hooks_child(&cfg.hooks.create_container);
@@ -255,40 +290,16 @@ pub fn build(
             .iter()
             .map(|(k, v)| (cstr(&format!("sys/{}", k.replace('.', "/"))), cstr(v)))
             .collect(),
-        rlimits: p
-            .rlimits
-            .iter()
-            .map(|r| (r.resource, r.soft, r.hard))
-            .collect(),
         oom_score_adj: p.oom_score_adj.map(|v| cstr(&v.to_string())),
         host_proc,
-        cwd: cstr(&p.cwd),
-        uid: p.uid,
-        gid: p.gid,
-        groups: p.additional_gids.clone(),
-        set_groups: true,
-        caps: p.caps,
-        last_cap,
-        no_new_privs: p.no_new_privileges,
-        umask: p.umask.unwrap_or(0o022),
-        apparmor: if apparmor_enabled() {
-            p.apparmor_profile
-                .as_deref()
-                .map(|s| cstr(&format!("exec {s}")))
-        } else {
-            None
-        },
         preserve_fds: opts.preserve_fds,
         terminal: if p.terminal {
             opts.terminal
         } else {
             TerminalPlan::None
         },
-        console_size: p.console_size,
-        exec_candidates: exec_candidates(&p.args[0], env_path.as_deref()),
-        argv: CStringArray::new(p.args.iter().map(|a| cstr(a)).collect()),
-        envp: CStringArray::new(env.iter().map(|e| cstr(e)).collect()),
         start: opts.start,
+        process: ProcessPlan::build(p, &env, last_cap),
         state_buf: vec![0u8; 64 * 1024],
         seccomp: opts.seccomp,
         seccomp_early: opts.seccomp_early,
@@ -378,7 +389,7 @@ pub(crate) fn open_host_proc() -> Result<OwnedFd> {
     }
 }
 
-pub(crate) fn apparmor_enabled() -> bool {
+fn apparmor_enabled() -> bool {
     std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
         .is_ok_and(|s| s.starts_with('Y'))
 }

@@ -202,7 +202,7 @@ pub fn sysctl(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
 
 /// `process.rlimits`.
 pub fn rlimits(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
-    for (i, (res, soft, hard)) in plan.rlimits.iter().enumerate() {
+    for (i, (res, soft, hard)) in plan.process.rlimits.iter().enumerate() {
         p::setrlimit(*res, *soft, *hard).map_err(Fail::at(i))?;
     }
     Ok(())
@@ -217,12 +217,12 @@ pub fn terminal(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
         TerminalPlan::Parent => plan.sync.as_fd(),
     };
     let (master, slave) = tty::open_pty(c"/dev/ptmx")?;
-    if let Some((rows, cols)) = plan.console_size {
+    if let Some((rows, cols)) = plan.process.console_size {
         tty::set_winsize(master.as_fd(), rows, cols)?;
     }
     p::setsid()?;
     tty::set_controlling_tty(slave.as_fd())?;
-    let _ = fs::fchownat(slave.as_fd(), c"", plan.uid, u32::MAX);
+    let _ = fs::fchownat(slave.as_fd(), c"", plan.process.uid, u32::MAX);
     for n in 0..3 {
         fs::dup2(slave.as_fd(), n)?;
     }
@@ -237,7 +237,7 @@ pub fn create_cwd(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
         .as_ref()
         .map(|r| r.as_fd())
         .ok_or(Errno(libc::EBADF))?;
-    mkdir_all_in_root(root, &plan.cwd, 0o755)?;
+    mkdir_all_in_root(root, &plan.process.cwd, 0o755)?;
     Ok(())
 }
 
@@ -248,7 +248,7 @@ pub fn cwd(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
         .as_ref()
         .map(|r| r.as_fd())
         .ok_or(Errno(libc::EBADF))?;
-    let dir = mkdir_all_in_root(root, &plan.cwd, 0o755)?;
+    let dir = mkdir_all_in_root(root, &plan.process.cwd, 0o755)?;
     fs::fchdir(dir.as_fd())?;
     Ok(())
 }
@@ -257,7 +257,7 @@ pub fn cwd(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
 /// fails when there is nothing to run.
 pub fn find_executable(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
     let mut last = Errno(libc::ENOENT);
-    for (i, c) in plan.exec_candidates.iter().enumerate() {
+    for (i, c) in plan.process.exec_candidates.iter().enumerate() {
         match fs::openat(None, c, libc::O_PATH, 0).and_then(|f| fs::fstat(f.as_fd())) {
             Ok(st) if st.mode & libc::S_IFMT == libc::S_IFREG => {
                 match fs::faccessat(None, c, libc::X_OK) {
@@ -305,15 +305,15 @@ pub fn start_hooks(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
 
 /// Set the umask, close every fd but stdio and `--preserve-fds`, exec.
 pub fn exec(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
-    fs::umask(plan.umask);
+    fs::umask(plan.process.umask);
     fs::cloexec_from(3 + plan.preserve_fds)?;
     for fd in 3..3 + plan.preserve_fds {
         let _ = fs::set_cloexec(fd as i32, false);
     }
     let _ = plan.sync.as_raw_fd();
-    let cand = &plan.exec_candidates[ctx.exec_index];
+    let cand = &plan.process.exec_candidates[ctx.exec_index];
     Err(Fail {
-        errno: p::execve(cand, &plan.argv, &plan.envp),
+        errno: p::execve(cand, &plan.process.argv, &plan.process.envp),
         index: ctx.exec_index as u32,
         detail: 0,
     })

@@ -9,7 +9,7 @@ use std::os::fd::AsFd;
 
 /// `process.apparmorProfile`, applied at exec (only planned when AppArmor is enabled).
 pub fn apparmor(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
-    let Some(label) = &plan.apparmor else {
+    let Some(label) = &plan.process.apparmor else {
         return Ok(());
     };
     let root = ctx
@@ -36,8 +36,8 @@ pub fn apparmor(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
 /// permitted capabilities for the next step.
 pub fn identity(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
     p::set_keepcaps(true)?;
-    for cap in 0..=plan.last_cap.min(63) {
-        if plan.caps.bounding & (1u64 << cap) == 0 {
+    for cap in 0..=plan.process.last_cap.min(63) {
+        if plan.process.caps.bounding & (1u64 << cap) == 0 {
             match p::capbset_drop(cap) {
                 Ok(()) | Err(Errno(libc::EINVAL)) => {}
                 Err(e) => {
@@ -50,20 +50,20 @@ pub fn identity(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
             }
         }
     }
-    if plan.set_groups {
-        p::setgroups(&plan.groups).map_err(Fail::at(0))?;
+    if plan.process.set_groups {
+        p::setgroups(&plan.process.groups).map_err(Fail::at(0))?;
     }
-    p::setresgid(plan.gid).map_err(Fail::at(1))?;
-    p::setresuid(plan.uid).map_err(Fail::at(2))?;
+    p::setresgid(plan.process.gid).map_err(Fail::at(1))?;
+    p::setresuid(plan.process.uid).map_err(Fail::at(2))?;
     Ok(())
 }
 
 /// Effective, permitted, inheritable and ambient sets.
 pub fn capabilities(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
-    let c = plan.caps;
+    let c = plan.process.caps;
     p::capset(c.effective, c.permitted, c.inheritable)?;
     p::ambient_clear()?;
-    for cap in 0..=plan.last_cap.min(63) {
+    for cap in 0..=plan.process.last_cap.min(63) {
         if c.ambient & (1u64 << cap) != 0 {
             // A cap missing from permitted or inheritable cannot be ambient; runc skips it too.
             let _ = p::ambient_raise(cap);
@@ -75,7 +75,7 @@ pub fn capabilities(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
 
 /// `process.noNewPrivileges`.
 pub fn no_new_privs(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
-    if plan.no_new_privs {
+    if plan.process.no_new_privs {
         p::set_no_new_privs()?;
     }
     Ok(())
