@@ -39,8 +39,16 @@ pub trait CgroupManager {
     fn apply(&self, resources: &LinuxResources) -> Result<Vec<Warning>>;
     /// Moves process `pid` into the cgroup (every hierarchy on v1).
     fn add_pid(&self, pid: i32) -> Result<()>;
-    /// On v2, an fd of the cgroup directory for `clone3(CLONE_INTO_CGROUP)`; `None` on v1.
+    /// An fd of the cgroup2 directory for `clone3(CLONE_INTO_CGROUP)`: the cgroup on v2,
+    /// the cgroup2 directory of a hybrid host on v1, `None` on a pure v1 host.
     fn clone_into_fd(&self) -> Result<Option<OwnedFd>>;
+    /// Files a new single-threaded process writes `"0"` into to join the cgroup itself
+    /// (the v1 `tasks` files; empty on v2, which clones straight into the cgroup).
+    /// Moving only the calling thread skips the kernel's global threadgroup lock, whose
+    /// write side (taken for a pid written to `cgroup.procs`) waits an RCU grace period.
+    /// The files are opened here, by the runtime: the kernel checks the opener's
+    /// credentials, so a process already in a new user namespace can still use them.
+    fn self_join_fds(&self) -> Result<Vec<OwnedFd>>;
     /// Freezes every process and waits until the kernel reports the group frozen.
     fn freeze(&self) -> Result<()>;
     /// Thaws the group and waits until it runs again.
@@ -170,6 +178,9 @@ impl CgroupManager for Cgroup {
     }
     fn clone_into_fd(&self) -> Result<Option<OwnedFd>> {
         dispatch!(self, m => m.clone_into_fd())
+    }
+    fn self_join_fds(&self) -> Result<Vec<OwnedFd>> {
+        dispatch!(self, m => m.self_join_fds())
     }
     fn freeze(&self) -> Result<()> {
         dispatch!(self, m => m.freeze())

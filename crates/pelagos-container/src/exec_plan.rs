@@ -10,8 +10,8 @@ pub struct ExecPlanOptions {
     /// The compiled seccomp filter and whether it loads early.
     pub seccomp: Option<(Vec<pelagos_sys::seccomp::SockFilter>, u32)>,
     pub seccomp_early: bool,
-    /// The parent moves the process into the container's cgroup after clone (cgroup v1).
-    pub parent_places: bool,
+    /// cgroup v1 `tasks` files the process writes "0" into to join the container's cgroup.
+    pub cgroup_join: Vec<OwnedFd>,
     /// A pidfd of the container's init (dup'd) and the namespaces to join through it.
     pub pidfd: OwnedFd,
     pub ns_flags: u64,
@@ -32,7 +32,8 @@ pub fn build_exec(
     Ok(InitPlan {
         sync,
         join: vec![(opts.pidfd, opts.ns_flags as i32, 0)],
-        wait_for_parent: opts.parent_places,
+        wait_for_parent: false,
+        cgroup_join: opts.cgroup_join,
         become_ns_root: false,
         unshare_cgroup: false,
         unshare_time: false,

@@ -80,8 +80,10 @@ pub struct InitPlan {
     pub sync: OwnedFd,
     /// Namespaces to join with `setns`: (fd, CLONE_NEW* type, index in the config).
     pub join: Vec<(OwnedFd, i32, u32)>,
-    /// Wait for the parent's `Continue` (it writes id maps, places the init in its cgroup).
+    /// Wait for the parent's `Continue` (it writes the id maps).
     pub wait_for_parent: bool,
+    /// cgroup v1 `tasks` files to write "0" into (join the cgroup) before anything else.
+    pub cgroup_join: Vec<OwnedFd>,
     /// In a new user namespace: become its root after the maps are written.
     pub become_ns_root: bool,
     /// Create the cgroup namespace by `unshare` once placed in the container's cgroup, so
@@ -224,8 +226,8 @@ pub struct PlanOptions {
     /// The compiled seccomp filter (see [`seccomp_plan`]) and whether it loads early.
     pub seccomp: Option<(Vec<pelagos_sys::seccomp::SockFilter>, u32)>,
     pub seccomp_early: bool,
-    /// The parent moves the init into its cgroup after clone (cgroup v1).
-    pub parent_places: bool,
+    /// cgroup v1 `tasks` files the init writes "0" into to join its cgroup.
+    pub cgroup_join: Vec<OwnedFd>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub terminal: TerminalPlan,
@@ -260,7 +262,8 @@ pub fn build(
     Ok(InitPlan {
         sync,
         join,
-        wait_for_parent: user_ns || opts.parent_places,
+        wait_for_parent: user_ns,
+        cgroup_join: opts.cgroup_join,
         become_ns_root: user_ns,
         unshare_cgroup: cfg
             .namespace(NamespaceKind::Cgroup)

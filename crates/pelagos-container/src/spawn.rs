@@ -34,20 +34,20 @@ pub fn last_cap() -> u32 {
 /// hooks and returns the state JSON handed to createContainer hooks.
 /// Where the init goes in the cgroup tree.
 #[derive(Default)]
-pub struct Placement<'a> {
-    /// A cgroup v2 directory to clone straight into (`CLONE_INTO_CGROUP`).
+pub struct Placement {
+    /// A cgroup2 directory to clone straight into (`CLONE_INTO_CGROUP`).
     pub clone_into: Option<OwnedFd>,
-    /// Called with the init's pid before it may proceed (cgroup v1: write `cgroup.procs`).
-    pub place: Option<&'a mut dyn FnMut(i32) -> Result<()>>,
+    /// cgroup v1 `tasks` files the init writes "0" into as its first step.
+    pub join: Vec<OwnedFd>,
 }
 
 pub fn spawn(
     cfg: &ContainerConfig,
     mut opts: PlanOptions,
-    mut placement: Placement<'_>,
+    mut placement: Placement,
     on_hooks: &mut dyn FnMut(i32) -> Result<Vec<u8>>,
 ) -> Result<Spawned> {
-    opts.parent_places = placement.place.is_some();
+    opts.cgroup_join = std::mem::take(&mut placement.join);
     let (parent_end, child_end) =
         socket::seqpacket_pair().map_err(|e| ContainerError::sys("socketpair", e))?;
     let mut plan = plan::build(cfg, child_end, opts, last_cap())?;
@@ -81,13 +81,7 @@ pub fn spawn(
         pty: None,
         seccomp_fd: None,
     };
-    let placed = match placement.place.as_mut() {
-        Some(place) => place(pid),
-        None => Ok(()),
-    };
-    let served =
-        placed.and_then(|()| serve(placement.place.is_some(), cfg, &mut spawned, on_hooks));
-    match served {
+    match serve(cfg, &mut spawned, on_hooks) {
         Ok(()) => Ok(spawned),
         Err(e) => {
             let _ = p::pidfd_send_signal(spawned.pidfd.as_fd(), libc::SIGKILL);
@@ -150,7 +144,6 @@ fn clone_error(flags: u64, e: Errno) -> ContainerError {
 }
 
 fn serve(
-    parent_places: bool,
     cfg: &ContainerConfig,
     s: &mut Spawned,
     on_hooks: &mut dyn FnMut(i32) -> Result<Vec<u8>>,
@@ -161,7 +154,7 @@ fn serve(
     if user_ns {
         write_id_maps(s.pid, &cfg.uid_mappings, &cfg.gid_mappings)?;
     }
-    if user_ns || parent_places {
+    if user_ns {
         send(s, Kind::Continue, &[])?;
     }
     let mut buf = [0u8; 256];
@@ -197,11 +190,6 @@ fn serve(
             }
         }
     }
-}
-
-/// Let a child waiting in `WaitForParent` go on.
-pub(crate) fn send_continue(s: &Spawned) -> Result<()> {
-    send(s, Kind::Continue, &[])
 }
 
 fn send(s: &Spawned, kind: Kind, payload: &[u8]) -> Result<()> {
@@ -263,6 +251,7 @@ pub fn describe(cfg: &ContainerConfig, m: &Msg) -> ContainerError {
                 )
             })
             .unwrap_or_else(|| "join namespace".into()),
+        Some(Step::JoinCgroup) => format!("join the container's cgroup (v1 hierarchy {i}, tasks)"),
         Some(Step::Hostname) if i == 0 => format!(
             "set hostname {:?}",
             cfg.hostname.clone().unwrap_or_default()

@@ -98,7 +98,7 @@ impl StateStore {
         }
     }
 
-    /// Save a container's state (temp file, fsync, rename).
+    /// Save a container's state (temp file, rename).
     pub fn save(&self, id: &str, st: &ContainerState) -> Result<()> {
         let data = serde_json::to_vec(st)
             .map_err(|e| ContainerError::Other(format!("encode state of {id}: {e}")))?;
@@ -156,7 +156,10 @@ impl StateStore {
     }
 }
 
-/// Write `data` to `path` atomically: a temp file in the same dir, fsync, rename.
+/// Write `data` to `path` atomically: a temp file in the same dir, then rename, so a reader
+/// or a killed runtime never sees half a file. No fsync: this is runtime state (normally on
+/// the tmpfs under /run) describing processes that do not survive a reboot, and an fsync
+/// costs milliseconds on every create/start/delete.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
@@ -171,7 +174,6 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
             .truncate(true)
             .open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if let Err(e) = res {

@@ -2,10 +2,11 @@
 
 use crate::caps::{mask_of, CapSets};
 use crate::config::*;
+use crate::doc::{ProcessDoc, SpecDoc as Spec};
 use crate::error::SpecError;
 use crate::mounts::mount_spec;
 use crate::path::{clean_absolute, relative_escapes};
-use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, Spec};
+use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -49,20 +50,15 @@ struct ProcessCaps {
     capabilities: Option<std::collections::BTreeMap<String, Option<Vec<String>>>>,
 }
 
-/// Validate `config.json` bytes. The common case parses straight into the OCI types; a
-/// config naming capabilities this build does not know goes through [`from_oci_value`],
-/// which skips them with a warning.
+/// Validate `config.json` bytes. The common case decodes straight into the OCI types; a
+/// config naming capabilities this build does not know has them taken out first (and
+/// skipped with a warning, as runc does), then is decoded the same way.
 pub fn from_oci_bytes(
     bytes: &[u8],
     bundle: &Path,
     last_cap: u32,
 ) -> Result<ContainerConfig, SpecError> {
-    let parse_err = |e: serde_json::Error| SpecError::Parse {
-        path: "config.json".into(),
-        field: format!("line {} column {}", e.line(), e.column()),
-        message: e.to_string(),
-    };
-    let caps: CapsOnly = serde_json::from_slice(bytes).map_err(parse_err)?;
+    let caps: CapsOnly = crate::json::decode(bytes).map_err(parse_err("config.json"))?;
     let lists = caps
         .process
         .and_then(|p| p.capabilities)
@@ -73,15 +69,14 @@ pub fn from_oci_bytes(
         .flatten()
         .all(|n| crate::caps::cap_number(n).is_some_and(|b| b <= last_cap));
     if !all_known {
-        let value: Value = serde_json::from_slice(bytes).map_err(parse_err)?;
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| SpecError::Parse {
+            path: "config.json".into(),
+            field: format!("line {} column {}", e.line(), e.column()),
+            message: e.to_string(),
+        })?;
         return from_oci_value(value, bundle, last_cap);
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| SpecError::Parse {
-        path: "config.json".into(),
-        field: e.path().to_string(),
-        message: e.inner().to_string(),
-    })?;
+    let spec: Spec = crate::json::decode(bytes).map_err(parse_err("config.json"))?;
     let mut skipped = Vec::new();
     let mut mask = |name: &str| {
         mask_of(
@@ -100,6 +95,15 @@ pub fn from_oci_bytes(
     from_spec(spec, caps, Vec::new(), bundle)
 }
 
+/// A [`crate::json::DecodeError`] of document `path` as a [`SpecError`].
+fn parse_err(path: &'static str) -> impl Fn(crate::json::DecodeError) -> SpecError {
+    move |e| SpecError::Parse {
+        path: path.into(),
+        field: e.field,
+        message: e.message,
+    }
+}
+
 /// Validate an already parsed `config.json` for the bundle at `bundle` (made absolute by
 /// the caller or here against the current directory).
 pub fn from_oci_value(
@@ -109,11 +113,7 @@ pub fn from_oci_value(
 ) -> Result<ContainerConfig, SpecError> {
     let mut warnings = Vec::new();
     let caps = take_caps(&mut value, last_cap, &mut warnings)?;
-    let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| SpecError::Parse {
-        path: "config.json".into(),
-        field: e.path().to_string(),
-        message: e.inner().to_string(),
-    })?;
+    let spec: Spec = crate::json::decode_value(&value).map_err(parse_err("config.json"))?;
     from_spec(spec, caps, warnings, bundle)
 }
 
@@ -268,7 +268,16 @@ fn convert_process(spec: &Spec, caps: CapSets, cfg: &mut ContainerConfig) -> Res
         .as_ref()
         .ok_or_else(|| SpecError::invalid("process", "missing"))?;
     cfg.process = process_from(proc_, caps)?;
+    cfg.warnings.extend(unapplied(proc_));
     Ok(())
+}
+
+/// Warnings for `process` fields that are accepted but not applied.
+fn unapplied(proc_: &ProcessDoc) -> impl Iterator<Item = String> + '_ {
+    proc_
+        .unapplied()
+        .into_iter()
+        .map(|f| format!("process.{f} is not supported by pelagos and is ignored"))
 }
 
 /// Parse a `process.json` (as `exec --process` takes it) into a [`ProcessConfig`];
@@ -287,20 +296,15 @@ pub fn process_from_json(
     let caps = take_caps(&mut value, last_cap, &mut warnings)?;
     #[derive(serde::Deserialize)]
     struct Wrapper {
-        process: oci_spec::runtime::Process,
+        process: ProcessDoc,
     }
-    let w: Wrapper = serde_path_to_error::deserialize(value).map_err(|e| SpecError::Parse {
-        path: "process.json".into(),
-        field: e.path().to_string(),
-        message: e.inner().to_string(),
-    })?;
-    Ok((process_from(&w.process, caps)?, warnings))
+    let w: Wrapper = crate::json::decode_value(&value).map_err(parse_err("process.json"))?;
+    let process = process_from(&w.process, caps)?;
+    warnings.extend(unapplied(&w.process));
+    Ok((process, warnings))
 }
 
-fn process_from(
-    proc_: &oci_spec::runtime::Process,
-    caps: CapSets,
-) -> Result<ProcessConfig, SpecError> {
+fn process_from(proc_: &ProcessDoc, caps: CapSets) -> Result<ProcessConfig, SpecError> {
     let args = proc_.args().clone().unwrap_or_default();
     if args.is_empty() || args[0].is_empty() {
         return Err(SpecError::invalid(

@@ -4,7 +4,9 @@
 mod apply;
 mod stats;
 
+use std::fs::OpenOptions;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -91,9 +93,33 @@ impl V1Manager {
         Ok(())
     }
 
-    /// v1 has no `CLONE_INTO_CGROUP`: the caller uses [`add_pid`](Self::add_pid).
+    /// v1 has no `CLONE_INTO_CGROUP`; a hybrid host's cgroup2 directory has.
     pub fn clone_into_fd(&self) -> Result<Option<OwnedFd>> {
-        Ok(None)
+        match self.unified.as_ref().filter(|u| u.dir.is_dir()) {
+            Some(u) => u.clone_into_fd(),
+            None => Ok(None),
+        }
+    }
+
+    /// The `tasks` file of every hierarchy, opened for writing.
+    pub fn self_join_fds(&self) -> Result<Vec<OwnedFd>> {
+        self.dirs
+            .iter()
+            .map(|d| {
+                let file = d.dir.join("tasks");
+                OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(&file)
+                    .map(OwnedFd::from)
+                    .map_err(|source| CgroupError::Write {
+                        file,
+                        value: "0".into(),
+                        source,
+                        hint: "cannot open it for the container's init to join the cgroup".into(),
+                    })
+            })
+            .collect()
     }
 
     fn freezer(&self) -> Result<&Path> {
@@ -373,7 +399,13 @@ pub(crate) mod tests {
                 "{d:?}"
             );
         }
-        assert!(m.clone_into_fd().unwrap().is_none());
+        // A hybrid host's cgroup2 directory is cloned into; v1 hierarchies are joined by
+        // the process itself through their `tasks` files.
+        assert_eq!(m.clone_into_fd().unwrap().is_some(), m.unified.is_some());
+        for d in &m.dirs {
+            std::fs::write(d.dir.join("tasks"), "").unwrap();
+        }
+        assert_eq!(m.self_join_fds().unwrap().len(), m.dirs.len());
         m.freeze().unwrap();
         assert!(m.is_frozen().unwrap());
         m.thaw().unwrap();

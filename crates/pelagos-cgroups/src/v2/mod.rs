@@ -83,6 +83,11 @@ impl V2Manager {
         fsio::write(&self.dir, "cgroup.procs", &pid.to_string())
     }
 
+    /// Nothing: a v2 process is cloned straight into its cgroup.
+    pub fn self_join_fds(&self) -> Result<Vec<OwnedFd>> {
+        Ok(Vec::new())
+    }
+
     /// An `O_DIRECTORY` fd of the cgroup for `clone3(CLONE_INTO_CGROUP)`.
     pub fn clone_into_fd(&self) -> Result<Option<OwnedFd>> {
         OpenOptions::new()

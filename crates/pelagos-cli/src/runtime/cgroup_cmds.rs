@@ -28,7 +28,7 @@ pub fn update(store: &StateStore, a: &UpdateArgs, log: &Logger) -> Result<u8> {
         }
         None => resources_from_flags(a)?,
     };
-    let res: oci_spec::runtime::LinuxResources = serde_json::from_value(value)
+    let res: oci_spec::runtime::LinuxResources = pelagos_spec::json::decode_value(&value)
         .context("resources do not match the OCI linux.resources schema")?;
     for w in c.update(&res)? {
         log.warn(&w);

@@ -72,7 +72,7 @@ fn with_default_devices(res: &LinuxResources, cfg: &ContainerConfig) -> Result<L
         all.push(rule(t, Some(d.major as i64), Some(d.minor as i64), "rwm"));
     }
     let mut out = res.clone();
-    let parsed = serde_json::from_value(serde_json::Value::Array(all))
+    let parsed = pelagos_spec::json::decode_value(&serde_json::Value::Array(all))
         .map_err(|e| ContainerError::Other(format!("linux.resources.devices: {e}")))?;
     out.set_devices(Some(parsed));
     Ok(out)
@@ -104,23 +104,13 @@ pub(crate) fn binds(cg: &Cgroup, cgroup_root: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// How the spawn puts a process into `cg`: cloned straight into it on v2, moved by the
-/// parent before it may go on (v1). `place` must outlive the spawn.
-pub(crate) fn placement<'a>(
-    cg: &Cgroup,
-    place: &'a mut dyn FnMut(i32) -> Result<()>,
-) -> Result<Placement<'a>> {
-    if cg.version() == CgroupVersion::V2 {
-        if let Some(fd) = cg.clone_into_fd()? {
-            return Ok(Placement {
-                clone_into: Some(fd),
-                place: None,
-            });
-        }
-    }
+/// How the spawn puts the init into `cg`: cloned straight into its cgroup2 directory (v2,
+/// and the cgroup2 part of a hybrid host), joining each v1 hierarchy itself as its first
+/// step (see [`CgroupManager::self_join_fds`]).
+pub(crate) fn placement(cg: &Cgroup) -> Result<Placement> {
     Ok(Placement {
-        clone_into: None,
-        place: Some(place),
+        clone_into: cg.clone_into_fd()?,
+        join: cg.self_join_fds()?,
     })
 }
 

@@ -172,17 +172,13 @@ pub(crate) fn spawn_in(
         cgroup_binds: Some(super::cgroup::binds(cg, &opts.cgroup_root)),
         seccomp: sp.program,
         seccomp_early: sp.early,
-        parent_places: false,
+        cgroup_join: Vec::new(),
         no_pivot: opts.no_pivot,
         preserve_fds: opts.preserve_fds,
         terminal,
         start,
     };
-    let mut place = |pid: i32| -> Result<()> {
-        use pelagos_cgroups::CgroupManager;
-        Ok(cg.add_pid(pid)?)
-    };
-    let placement = super::cgroup::placement(cg, &mut place)?;
+    let placement = super::cgroup::placement(cg)?;
     let mut spawned = spawn_with_hooks(id, cfg, popts, placement)?;
     let mut state = initial_state(id, cfg, spawned.pid);
     state.cgroup = Some(cg.clone());
@@ -204,11 +200,10 @@ pub(crate) fn forward_seccomp_fd(
     let (Some(filter), Some(fd)) = (filter, fd) else {
         return Ok(());
     };
-    let oci: oci_spec::runtime::State = serde_json::to_value(&state.oci)
-        .and_then(serde_json::from_value)
-        .map_err(|e| {
-            ContainerError::Other(format!("container state for the seccomp listener: {e}"))
-        })?;
+    let json = serde_json::to_vec(&state.oci).unwrap_or_default();
+    let oci: oci_spec::runtime::State = pelagos_spec::json::decode(&json).map_err(|e| {
+        ContainerError::Other(format!("container state for the seccomp listener: {e}"))
+    })?;
     use std::os::fd::AsFd;
     pelagos_seccomp::send_to_listener(filter, fd.as_fd(), state.oci.pid, &oci)
         .map_err(|e| ContainerError::Other(format!("linux.seccomp.listenerPath: {e}")))
@@ -219,7 +214,7 @@ pub(crate) fn spawn_with_hooks(
     id: &str,
     cfg: &ContainerConfig,
     popts: PlanOptions,
-    placement: spawn::Placement<'_>,
+    placement: spawn::Placement,
 ) -> Result<Spawned> {
     let mut on_hooks = |pid: i32| -> Result<Vec<u8>> {
         let st = initial_state(id, cfg, pid);

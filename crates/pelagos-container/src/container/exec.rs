@@ -57,13 +57,12 @@ impl Container {
         let terminal = exec_terminal(opts)?;
         let (parent_end, child_end) =
             socket::seqpacket_pair().map_err(|e| ContainerError::sys("socketpair", e))?;
-        use pelagos_cgroups::{CgroupManager, CgroupVersion};
+        use pelagos_cgroups::CgroupManager;
         let cg = self.state.cgroup.as_ref();
-        let clone_into = match cg {
-            Some(c) if c.version() == CgroupVersion::V2 => c.clone_into_fd()?,
-            _ => None,
+        let (clone_into, cgroup_join) = match cg {
+            Some(c) => (c.clone_into_fd()?, c.self_join_fds()?),
+            None => (None, Vec::new()),
         };
-        let parent_places = cg.is_some() && clone_into.is_none();
         let sp = crate::plan::seccomp_plan(
             self.state.seccomp.as_ref(),
             opts.process.no_new_privileges,
@@ -73,7 +72,7 @@ impl Container {
         let popts = ExecPlanOptions {
             seccomp: sp.program,
             seccomp_early: sp.early,
-            parent_places,
+            cgroup_join,
             pidfd: fs::dup(pidfd.as_fd()).map_err(|e| ContainerError::sys("dup pidfd", e))?,
             ns_flags: self.state.ns_flags & !pid_ns,
             preserve_fds: opts.preserve_fds,
@@ -103,14 +102,7 @@ impl Container {
             pty: None,
             seccomp_fd: None,
         };
-        let placed = match cg {
-            Some(c) if parent_places => c
-                .add_pid(cpid)
-                .map_err(ContainerError::from)
-                .and_then(|()| crate::spawn::send_continue(&spawned)),
-            _ => Ok(()),
-        };
-        if let Err(e) = placed.and_then(|()| self.wait_exec_ready(&opts.process, &mut spawned)) {
+        if let Err(e) = self.wait_exec_ready(&opts.process, &mut spawned) {
             let _ = p::pidfd_send_signal(spawned.pidfd.as_fd(), libc::SIGKILL);
             let _ = p::waitpid(cpid);
             return Err(e);

@@ -99,6 +99,7 @@ pub enum Step {
     Undumpable,
     OpenRoot,
     SeccompEarly,
+    JoinCgroup,
 }
 
 impl Step {
@@ -117,6 +118,7 @@ type StepFn = fn(&mut InitPlan, &mut Ctx) -> StepResult;
 /// The order of the init. One list; `tests::order` checks its invariants.
 pub const STEPS: &[(Step, StepFn)] = &[
     (Step::Prepare, process::prepare),
+    (Step::JoinCgroup, process::join_cgroup),
     (Step::WaitForParent, process::wait_for_parent),
     (Step::CgroupNamespace, process::cgroup_namespace),
     (Step::JoinNamespaces, process::join_namespaces),
@@ -154,6 +156,7 @@ pub const STEPS: &[(Step, StepFn)] = &[
 pub const EXEC_STEPS: &[(Step, StepFn)] = &[
     (Step::Prepare, process::prepare),
     (Step::Undumpable, security::undumpable),
+    (Step::JoinCgroup, process::join_cgroup),
     (Step::WaitForParent, process::wait_for_parent),
     (Step::JoinNamespaces, process::join_namespaces),
     (Step::OpenRoot, process::open_root),
@@ -232,6 +235,11 @@ mod tests {
             "cgroupns root = the placed cgroup"
         );
         assert!(pos(Step::WaitForParent) < pos(Step::JoinNamespaces));
+        assert_eq!(
+            pos(Step::JoinCgroup),
+            1,
+            "the init joins its cgroup before anything else"
+        );
         assert!(pos(Step::Mounts) < pos(Step::Devices));
         assert!(
             pos(Step::CreateHooks) < pos(Step::PivotRoot),

@@ -18,6 +18,18 @@ pub fn prepare(_plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
     Ok(())
 }
 
+/// Join the container's cgroup: write "0" (this thread) into each v1 hierarchy's `tasks`
+/// file the parent opened. The init is single-threaded, so this moves the whole process;
+/// moving just the caller skips the kernel's global threadgroup lock, whose write side
+/// waits for an RCU grace period (~5 ms) when the parent writes our pid to cgroup.procs.
+pub fn join_cgroup(plan: &mut InitPlan, _ctx: &mut Ctx) -> StepResult {
+    for (i, fd) in plan.cgroup_join.iter().enumerate() {
+        fs::write_all(fd.as_fd(), b"0").map_err(Fail::at(i))?;
+    }
+    plan.cgroup_join.clear();
+    Ok(())
+}
+
 fn recv_continue(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
     let (n, _) = socket::recv(plan.sync.as_fd(), &mut plan.state_buf)?;
     match Msg::decode(&plan.state_buf[..n]) {
