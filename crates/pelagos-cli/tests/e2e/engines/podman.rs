@@ -341,7 +341,10 @@ fn run_tty(rt: &Runtime) -> Result<()> {
     let p = Podman::new(rt)?;
     let mut args = vec!["run".to_string()];
     args.extend(p.run_flags(&["--rm", "-it"]));
-    args.extend([IMAGE, "sh", "-c", "tty; echo tty-ok; exit 6"].map(String::from));
+    // podman 4.3 starts the container and attaches to conmon concurrently: output written
+    // before it has attached is not shown. A fast runtime wins that race now and then, so
+    // the container gives the attach a moment before writing.
+    args.extend([IMAGE, "sh", "-c", "sleep 0.5; tty; echo tty-ok; exit 6"].map(String::from));
     let o = p.under_tty(&args)?;
     expect_eq(
         &format!("run -it exit code: {}", o.describe()),
