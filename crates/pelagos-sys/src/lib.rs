@@ -6,6 +6,7 @@
 //! cloned child (see [`clone`]), so the container init can call them between `clone3` and
 //! `execve`.
 
+pub mod bpf;
 pub mod clone;
 pub mod cstr;
 pub mod errno;

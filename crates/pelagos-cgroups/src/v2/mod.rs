@@ -2,7 +2,10 @@
 //! cgroup2 mount of a hybrid host by the v1 manager.
 
 mod apply;
+mod devices;
 mod stats;
+
+pub use devices::attached_device_programs;
 
 pub(crate) use apply::rdma_line as apply_rdma_line;
 
