@@ -205,6 +205,8 @@ fn oom_kill_is_counted() {
     // memory+swap equal to the limit: the allocation cannot escape to swap.
     cg.apply(&resources(r#"{"memory":{"limit":8388608,"swap":8388608}}"#))
         .unwrap();
+    let mut watch = cg.oom_watch().unwrap().expect("memory controller");
+    assert_eq!(watch.take().unwrap(), 0);
     // The short sleep lets add_pid run before dd allocates its 64 MiB buffer.
     spawn(
         &mut g,
@@ -222,6 +224,11 @@ fn oom_kill_is_counted() {
         "{status:?}"
     );
     assert!(cg.oom_kill_count().unwrap() >= 1);
+    // The watch fd woke up without polling the counters.
+    let mut ready = [false];
+    pelagos_sys::process::poll_readable(&[watch.fd()], &mut ready, 1000).unwrap();
+    assert!(ready[0], "OOM watch fd not readable after the kill");
+    assert!(watch.take().unwrap() >= 1);
     let stats = cg.stats().unwrap();
     assert_eq!(stats.memory.usage.limit, 8_388_608, "{stats:?}");
 }

@@ -12,6 +12,7 @@ pub mod cstr;
 pub mod errno;
 pub mod fs;
 pub mod mount;
+pub mod notify;
 pub mod ns;
 pub mod process;
 pub mod seccomp;

@@ -9,6 +9,7 @@ mod cli;
 mod differential;
 mod engines;
 mod errors;
+mod events;
 mod exec;
 mod hooks;
 mod hostile;
@@ -129,6 +130,7 @@ fn modules() -> Vec<(&'static str, Vec<Case>)> {
         ("cli", cli::cases()),
         ("errors", errors::cases()),
         ("exec", exec::cases()),
+        ("events", events::cases()),
         ("hooks", hooks::cases()),
         ("seams", seams::cases()),
         ("terminal", terminal::cases()),
