@@ -18,8 +18,8 @@ pub type DiffFn = fn(&Runtime, &Runtime) -> Result<()>;
 type BundleFn = fn(&Path) -> Result<Bundle>;
 
 /// What the container reports about itself, normalised so two runtimes can be compared.
-/// Mount ids, device numbers and peer groups vary between runs; cgroup mounts are the next
-/// issue's business and differ by design until then.
+/// Mount ids, device numbers and peer groups vary between runs; cgroup mounts are compared
+/// by [`CGROUP_VIEW`] (their roots differ by design: each runtime names its cgroups).
 const PROBE: &str = "grep -E '^(Cap|NoNewPrivs|Uid|Gid|Groups)' /proc/self/status; \
     echo host=$(hostname) pwd=$(pwd) umask=$(umask); env | sort; \
     echo fds:; ls /proc/$$/fd; \
@@ -28,6 +28,12 @@ const PROBE: &str = "grep -E '^(Cap|NoNewPrivs|Uid|Gid|Groups)' /proc/self/statu
     stat -c '%n %F %a %t:%T %u:%g' /dev/* /dev/pts/* | sort; \
     grep -E '^Max' /proc/self/limits; \
     ls -A /proc/acpi /sys/firmware 2>&1; cat /proc/sys/net/ipv4/ip_forward";
+
+/// The container's `/sys/fs/cgroup`: its entries, then each mount below it as mount
+/// point, file system type, mount options and super options, without the cgroup path
+/// (the runtimes place containers differently) and without the read-only flag of the
+/// tmpfs itself (runc leaves it writable, pelagos honours the `ro` option).
+const CGROUP_VIEW: &str = "ls -A /sys/fs/cgroup; ls /sys/fs/cgroup/memory | head -3;     awk '$5 ~ \"^/sys/fs/cgroup\" { for (i = 7; $i != \"-\"; i++);       o = $6; if ($5 == \"/sys/fs/cgroup\") sub(/^r[wo],/, \"\", o);       print $5, $(i+1), $(i+2), o, $(i+3) }' /proc/self/mountinfo | sort";
 
 /// The table of bundles.
 pub fn cases() -> Vec<(&'static str, DiffFn)> {
@@ -55,6 +61,22 @@ pub fn cases() -> Vec<(&'static str, DiffFn)> {
                     .unset("/process/rlimits")
                     .unset("/hostname")
                     .sh(PROBE))
+            })
+        }),
+        ("cgroup_view", |o, p| {
+            compare(o, p, |_| Ok(Bundle::busybox()?.sh(CGROUP_VIEW)))
+        }),
+        ("cgroup_view_cgroupns", |o, p| {
+            compare(o, p, |_| {
+                // In a cgroup namespace runc mounts named hierarchies afresh with the name as
+                // source (`systemd`) where pelagos binds them (`cgroup`): not compared.
+                let mut b = Bundle::busybox()?.sh(&format!(
+                    "{{ {CGROUP_VIEW}; }} | sed 's/ cgroup systemd / cgroup cgroup /'; cat /proc/self/cgroup"
+                ));
+                if let Some(ns) = b.config["linux"]["namespaces"].as_array_mut() {
+                    ns.push(json!({"type": "cgroup"}));
+                }
+                Ok(b)
             })
         }),
         ("transitions", |o, p| {

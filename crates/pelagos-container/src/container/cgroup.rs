@@ -5,7 +5,7 @@ use super::Container;
 use crate::error::{ContainerError, Result};
 use crate::spawn::Placement;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
-use pelagos_cgroups::{Cgroup, CgroupManager, CgroupRoot, CgroupVersion, Stats};
+use pelagos_cgroups::{Cgroup, CgroupManager, CgroupRoot, Stats};
 use pelagos_spec::{ContainerConfig, Status};
 use std::path::Path;
 
@@ -87,19 +87,17 @@ fn with_implicit_devices(res: &LinuxResources, implicit: &[LinuxDeviceCgroup]) -
 }
 
 /// What the container's `/sys/fs/cgroup` shows: its own cgroup dirs, each named after its
-/// hierarchy below `cgroup_root` (one unnamed bind on a pure v2 host).
+/// hierarchy below `cgroup_root` (one unnamed bind on a pure v2 host). On a hybrid host
+/// only the v1 hierarchies, as runc shows them: the cgroup2 `unified` dir stays hidden.
 pub(crate) fn binds(cg: &Cgroup, cgroup_root: &Path) -> Vec<(String, String)> {
-    let dirs = cg.dirs();
-    if cg.version() == CgroupVersion::V2 {
-        return dirs
-            .into_iter()
-            .take(1)
-            .map(|d| (d.display().to_string(), String::new()))
-            .collect();
-    }
-    dirs.into_iter()
+    let v1 = match cg {
+        Cgroup::V2(m) => return vec![(m.dir.display().to_string(), String::new())],
+        Cgroup::V1(m) => &m.dirs,
+    };
+    v1.iter()
         .filter_map(|d| {
             let name = d
+                .dir
                 .strip_prefix(cgroup_root)
                 .ok()?
                 .components()
@@ -107,7 +105,7 @@ pub(crate) fn binds(cg: &Cgroup, cgroup_root: &Path) -> Vec<(String, String)> {
                 .as_os_str()
                 .to_str()?
                 .to_string();
-            Some((d.display().to_string(), name))
+            Some((d.dir.display().to_string(), name))
         })
         .collect()
 }
