@@ -259,7 +259,8 @@ pub enum Command {
     },
 }
 
-/// Parse arguments, run the command, map errors to exit status 1.
+/// Parse arguments, run the command, map errors to exit status 1 (255 for `exec`, as
+/// runc: engines read 255 as "the runtime could not start the process").
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let logger = log::Logger::new(cli.log.as_deref(), cli.log_format == "json", cli.debug);
@@ -267,7 +268,11 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             logger.error(&error_chain(&e));
-            ExitCode::from(1)
+            ExitCode::from(if matches!(cli.command, Command::Exec(_)) {
+                255
+            } else {
+                1
+            })
         }
     }
 }

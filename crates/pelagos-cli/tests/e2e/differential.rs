@@ -79,6 +79,9 @@ pub fn cases() -> Vec<(&'static str, DiffFn)> {
                 Ok(b)
             })
         }),
+        ("path_lookup", |o, p| {
+            report(path_lookup(o)?, path_lookup(p)?)
+        }),
         ("transitions", |o, p| {
             report(observe_transitions(o)?, observe_transitions(p)?)
         }),
@@ -165,6 +168,63 @@ fn report(a: String, b: String) -> Result<()> {
     }
     let _ = write!(msg, "=== runc ===\n{a}\n=== pelagos ===\n{b}");
     bail!(msg)
+}
+
+/// How `process.args[0]` is found through `PATH` (absent, empty, with an empty or relative
+/// entry, plain) by `run` and by `exec`: exit code, stdout and the `exec: ...` part of the
+/// error, as one text.
+fn path_lookup(rt: &Runtime) -> Result<String> {
+    let cases: [(&[&str], &str, &[&str]); 6] = [
+        (&["TERM=xterm"], "/", &["true"]),
+        (&["PATH="], "/bin", &["echo", "x"]),
+        (&["PATH=:"], "/bin", &["echo", "x"]),
+        (&["PATH=/nonexistent:"], "/bin", &["echo", "x"]),
+        (&["PATH=bin"], "/", &["echo", "x"]),
+        (&["PATH=/nonexistent:/bin:"], "/bin", &["echo", "x"]),
+    ];
+    let mut log = String::new();
+    for (env, cwd, args) in cases {
+        let c = Container::new(rt, Bundle::busybox()?.env(env).cwd(cwd).args(args))?;
+        let o = c.run()?;
+        let _ = writeln!(
+            log,
+            "run {env:?} cwd={cwd} {args:?}: exit {:?} out {:?} err {:?}",
+            o.code,
+            o.stdout,
+            exec_message(&o.stderr)
+        );
+    }
+    // exec takes the container's env unless told otherwise.
+    let c = Container::new(
+        rt,
+        Bundle::busybox()?
+            .env(&["TERM=xterm"])
+            .args(&["/bin/sleep", "1000"]),
+    )?;
+    c.create()?.ok()?;
+    c.start()?.ok()?;
+    for opts in [&[][..], &["--env", "PATH=/bin"][..]] {
+        let mut a = vec!["exec"];
+        a.extend(opts);
+        a.extend([c.id.as_str(), "sh", "-c", "echo $PATH"]);
+        let o = c.cmd(&a)?;
+        let _ = writeln!(
+            log,
+            "exec {opts:?}: exit {:?} out {:?} err {:?}",
+            o.code,
+            o.stdout,
+            exec_message(&o.stderr)
+        );
+    }
+    Ok(log)
+}
+
+/// The `exec: "x": ...` part of a runtime's error output, unescaped.
+fn exec_message(stderr: &str) -> String {
+    let s = stderr.replace("\\\"", "\"");
+    s.find("exec: \"").map_or(String::new(), |i| {
+        s[i..].trim_end().trim_end_matches('"').to_string()
+    })
 }
 
 /// Exit codes and states along valid and invalid transitions, as one normalised text.
