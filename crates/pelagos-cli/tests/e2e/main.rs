@@ -5,6 +5,7 @@
 //! ignored with the reason printed, and counted; with `CI=true` they fail instead, because CI
 //! must run everything. `PELAGOS_E2E_RUNTIMES=runc,pelagos` picks runtimes for local use.
 
+mod churn;
 mod cli;
 mod differential;
 mod engines;
@@ -128,6 +129,7 @@ fn modules() -> Vec<(&'static str, Vec<Case>)> {
         ("namespaces", namespaces::cases()),
         ("lifecycle", lifecycle::cases()),
         ("cli", cli::cases()),
+        ("churn", churn::cases()),
         ("errors", errors::cases()),
         ("exec", exec::cases()),
         ("events", events::cases()),
