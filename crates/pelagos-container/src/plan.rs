@@ -147,7 +147,7 @@ pub fn seccomp_plan(
     };
     let f = pelagos_seccomp::compile_cached(profile, cache_dir)
         .map_err(|e| ContainerError::Other(format!("linux.seccomp: {e}")))?;
-    for w in &f.warnings {
+    for w in f.warnings.iter().filter(|w| !w.quiet) {
         warn(&w.to_string());
     }
     let program =
