@@ -100,9 +100,10 @@ bench_limits() {
     local l=()
     [ "$bench_seccomp" = 0 ] || l+=("default seccomp profile")
     [ -z "$bench_memory" ] || l+=("memory limit $bench_memory")
-    [ "${#l[@]}" -gt 0 ] || l=("no seccomp, no resource limits")
-    local IFS=,
-    echo "bundle: ${l[*]}"
+    [ "${#l[@]}" -gt 0 ] || l=("no seccomp profile" "no resource limits")
+    printf 'bundle: %s' "${l[0]}"
+    [ "${#l[@]}" -lt 2 ] || printf ', %s' "${l[@]:1}"
+    echo
 }
 
 # bench_bundle DIR CMD...: the busybox bundle running CMD, with the chosen limits.

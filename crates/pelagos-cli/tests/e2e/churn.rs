@@ -1,6 +1,7 @@
-//! Many short containers in a row: every create/start/delete cycle (with memory and pids
+//! Many short containers: every create/start/delete cycle (with memory, pids and device
 //! limits, so every cgroup hierarchy is used) must leave no cgroup directory and no state
-//! behind.
+//! behind. A few workers run their cycles side by side, which also races creates against
+//! deletes of the shared parent cgroup.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -19,6 +20,8 @@ pub fn cases() -> Vec<Case> {
 }
 
 const CYCLES: usize = 1000;
+/// Cycles run in this many threads at once.
+const WORKERS: usize = 4;
 /// The host's cgroup file systems.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
@@ -67,6 +70,26 @@ fn cgroup_dirs_named(needle: &str) -> Vec<PathBuf> {
     found
 }
 
+/// create, start, wait for the exit, delete; the state dir must be gone afterwards.
+fn cycle(rt: &Runtime, root: &Path, bundle: &str, pid_file: &Path, id: &str) -> Result<()> {
+    let pid_arg = pid_file.display().to_string();
+    let create = rt.exec(
+        Some(root),
+        &["create", "--bundle", bundle, "--pid-file", &pid_arg, id],
+    )?;
+    if !create.success() {
+        bail!("{}", create.describe());
+    }
+    let pid: i32 = std::fs::read_to_string(pid_file)?.trim().parse()?;
+    rt.exec(Some(root), &["start", id])?.ok()?;
+    wait_exit(pid)?;
+    rt.exec(Some(root), &["delete", id])?.ok()?;
+    if root.join(id).exists() {
+        bail!("state dir {} left behind", root.join(id).display());
+    }
+    Ok(())
+}
+
 fn thousand_cycles_leave_nothing(rt: &Runtime) -> Result<()> {
     let b = Bundle::busybox()?
         .set(
@@ -81,36 +104,29 @@ fn thousand_cycles_leave_nothing(rt: &Runtime) -> Result<()> {
     let guard = Container::new(rt, Bundle::busybox()?)?;
     let root = guard.root().context("private --root")?.to_path_buf();
     let prefix = format!("{}-churn", guard.id);
-    let pid_file = guard.scratch().join("pid");
-    let pid_arg = pid_file.display().to_string();
     let start = Instant::now();
-    for n in 0..CYCLES {
-        let id = format!("{prefix}-{n}");
-        let create = rt.exec(
-            Some(&root),
-            &["create", "--bundle", &bundle, "--pid-file", &pid_arg, &id],
-        )?;
-        if !create.success() {
-            bail!("cycle {n}: {}", create.describe());
+    std::thread::scope(|s| -> Result<()> {
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|w| {
+                let (root, prefix, bundle) = (&root, &prefix, &bundle);
+                let pid_file = guard.scratch().join(format!("pid-{w}"));
+                s.spawn(move || -> Result<()> {
+                    for n in (w..CYCLES).step_by(WORKERS) {
+                        cycle(rt, root, bundle, &pid_file, &format!("{prefix}-{n}"))
+                            .with_context(|| format!("cycle {n}"))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
         }
-        let pid: i32 = std::fs::read_to_string(&pid_file)?.trim().parse()?;
-        rt.exec(Some(&root), &["start", &id])?
-            .ok()
-            .with_context(|| format!("cycle {n}"))?;
-        wait_exit(pid)?;
-        rt.exec(Some(&root), &["delete", &id])?
-            .ok()
-            .with_context(|| format!("cycle {n}"))?;
-        if root.join(&id).exists() {
-            bail!(
-                "cycle {n}: state dir {} left behind",
-                root.join(&id).display()
-            );
-        }
-    }
+        Ok(())
+    })?;
     let took = start.elapsed();
     eprintln!(
-        "churn: {CYCLES} create/start/delete cycles in {took:.1?} ({:.1?} each)",
+        "churn: {CYCLES} create/start/delete cycles ({WORKERS} at a time) in {took:.1?} ({:.1?} each)",
         took / CYCLES as u32
     );
     let left = cgroup_dirs_named(&prefix);
