@@ -75,6 +75,9 @@ pub fn v1_writes(rules: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceWrite>> {
             LinuxDeviceType::P => {}
         }
     }
+    // The same line twice in a row changes nothing the second time (typically the reset
+    // followed by the config's own deny-all).
+    out.dedup();
     Ok(out)
 }
 
@@ -117,7 +120,6 @@ mod tests {
             w,
             [
                 ("devices.deny", "a".to_string()),
-                ("devices.deny", "a".into()),
                 ("devices.allow", "c 1:3 rwm".into()),
                 ("devices.allow", "c 136:* rw".into()),
                 ("devices.allow", "b 8:0 r".into()),

@@ -1,7 +1,6 @@
 //! The cgroup v2 device filter as data: an eBPF `BPF_PROG_TYPE_CGROUP_DEVICE` program
-//! compiled from OCI device rules. Loading it needs `bpf(2)`, which lives in pelagos-sys;
-//! this module only produces the instructions (and checks them with a small interpreter
-//! in its tests), so it needs no raw pointer code.
+//! compiled from OCI device rules. This module only produces the instructions (and checks
+//! them with a small interpreter in its tests); `v2::devices` loads and attaches them.
 //!
 //! The program sees `struct bpf_cgroup_dev_ctx { u32 access_type; u32 major; u32 minor; }`
 //! where `access_type = (access << 16) | type`. Rules are evaluated like the v1 device
@@ -19,8 +18,9 @@ pub const PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 pub const ATTACH_TYPE_CGROUP_DEVICE: u32 = 6;
 /// `BPF_F_ALLOW_MULTI`: attach beside programs of ancestors, as runc and crun do.
 pub const F_ALLOW_MULTI: u32 = 2;
-/// The license string the program is loaded with (no GPL-only helpers are called).
-pub const LICENSE: &str = "Apache-2.0";
+/// The license string the program is loaded with. The kernel asks for a GPL-compatible
+/// license only from programs that call GPL-only helpers; this one calls no helper at all.
+pub const LICENSE: &std::ffi::CStr = c"Apache-2.0";
 
 const DEV_BLOCK: i32 = 1;
 const DEV_CHAR: i32 = 2;
@@ -79,13 +79,18 @@ const JNE_K: u8 = 0x55; // if dst != imm goto pc + 1 + off
 const JNE_X: u8 = 0x5d; // if dst != src goto pc + 1 + off
 const EXIT: u8 = 0x95;
 
-/// The whole program as bytes, ready for `bpf_attr.insns`.
-pub fn program_bytes(rules: &[LinuxDeviceCgroup]) -> Result<Vec<u8>> {
-    Ok(program(rules)?
-        .into_iter()
-        .flat_map(Insn::to_bytes)
-        .collect())
+/// The program bytes for `rules`, ready for `bpf_attr.insns`, or `None` when they allow every access to every device
+/// (no filter is needed then).
+pub fn filter(rules: &[LinuxDeviceCgroup]) -> Result<Option<Vec<u8>>> {
+    let p = program(rules)?;
+    if p.len() == PROLOGUE_LEN + 2 && p[PROLOGUE_LEN].imm == 1 {
+        return Ok(None);
+    }
+    Ok(Some(p.into_iter().flat_map(Insn::to_bytes).collect()))
 }
+
+/// How many instructions load the context before the first rule.
+const PROLOGUE_LEN: usize = 6;
 
 /// Compiles `rules` into the filter program.
 pub fn program(rules: &[LinuxDeviceCgroup]) -> Result<Vec<Insn>> {
@@ -273,10 +278,20 @@ mod tests {
     }
 
     #[test]
+    fn allow_all_needs_no_filter() {
+        assert!(filter(&rules(r#"[{"allow":true,"access":"rwm"}]"#))
+            .unwrap()
+            .is_none());
+        let deny_first = rules(r#"[{"allow":true,"access":"rwm"},{"allow":false,"type":"c"}]"#);
+        assert!(filter(&deny_first).unwrap().is_some());
+        assert!(filter(&[]).unwrap().is_some(), "no rules: deny all");
+    }
+
+    #[test]
     fn empty_rules_deny_everything_and_bytes_are_whole_insns() {
         let p = program(&[]).unwrap();
         assert_eq!(run(&p, DEV_CHAR, ACC_READ, 1, 3), 0);
-        let bytes = program_bytes(&[]).unwrap();
+        let bytes = filter(&[]).unwrap().unwrap();
         assert_eq!(bytes.len(), p.len() * 8);
         assert_eq!(bytes[bytes.len() - 8], EXIT);
         assert!(program(&rules(r#"[{"allow":true,"major":-5}]"#)).is_err());

@@ -117,6 +117,20 @@ pub enum CgroupError {
         /// The kernel's answer.
         source: nix::Error,
     },
+    /// Loading, attaching or detaching the cgroup v2 eBPF device filter failed.
+    #[error("linux.resources.devices: {what} the eBPF device filter of {}: {errno}{}", dir.display(), bpf_detail(hint, log))]
+    Bpf {
+        /// `load`, `attach`, `list` or `detach`.
+        what: &'static str,
+        /// The cgroup directory.
+        dir: PathBuf,
+        /// The kernel's answer (`EPERM`, `EINVAL`...).
+        errno: String,
+        /// The verifier log of a refused program.
+        log: String,
+        /// What to do (may be empty).
+        hint: &'static str,
+    },
     /// Some cgroup directories could not be removed.
     #[error("could not remove cgroup directories: {}", RemoveList(failed))]
     Remove {
@@ -131,6 +145,20 @@ pub(crate) fn errno_text(e: &io::Error) -> String {
         Some(code) => nix::errno::Errno::from_raw(code).to_string(),
         None => e.to_string(),
     }
+}
+
+/// `: hint` and the verifier log on its own lines, each when present.
+fn bpf_detail(hint: &str, log: &str) -> String {
+    let mut s = String::new();
+    if !hint.is_empty() {
+        s.push_str(": ");
+        s.push_str(hint);
+    }
+    if !log.is_empty() {
+        s.push_str("\nverifier log:\n");
+        s.push_str(log);
+    }
+    s
 }
 
 struct RemoveList<'a>(&'a [(PathBuf, io::Error)]);

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::{CgroupRoot, Layout};
 use crate::error::Result;
+use crate::oom::OomWatch;
 use crate::path::{self, CgroupPath, DEFAULT_PARENT};
 use crate::stats::Stats;
 use crate::v1::{V1Dir, V1Manager};
@@ -63,6 +64,8 @@ pub trait CgroupManager {
     fn stats(&self) -> Result<Stats>;
     /// How many processes the OOM killer killed in this cgroup so far.
     fn oom_kill_count(&self) -> Result<u64>;
+    /// A waitable source of OOM events; `None` without a memory controller.
+    fn oom_watch(&self) -> Result<Option<OomWatch>>;
     /// Removes the cgroup directories, leaf first; the error lists what could not go.
     fn destroy(&self) -> Result<()>;
     /// The cgroup directories this manager owns.
@@ -202,6 +205,9 @@ impl CgroupManager for Cgroup {
     }
     fn oom_kill_count(&self) -> Result<u64> {
         dispatch!(self, m => m.oom_kill_count())
+    }
+    fn oom_watch(&self) -> Result<Option<OomWatch>> {
+        dispatch!(self, m => m.oom_watch())
     }
     fn destroy(&self) -> Result<()> {
         dispatch!(self, m => m.destroy())

@@ -205,6 +205,8 @@ fn oom_kill_is_counted() {
     // memory+swap equal to the limit: the allocation cannot escape to swap.
     cg.apply(&resources(r#"{"memory":{"limit":8388608,"swap":8388608}}"#))
         .unwrap();
+    let mut watch = cg.oom_watch().unwrap().expect("memory controller");
+    assert_eq!(watch.take().unwrap(), 0);
     // The short sleep lets add_pid run before dd allocates its 64 MiB buffer.
     spawn(
         &mut g,
@@ -222,6 +224,11 @@ fn oom_kill_is_counted() {
         "{status:?}"
     );
     assert!(cg.oom_kill_count().unwrap() >= 1);
+    // The watch fd woke up without polling the counters.
+    let mut ready = [false];
+    pelagos_sys::process::poll_readable(&[watch.fd()], &mut ready, 1000).unwrap();
+    assert!(ready[0], "OOM watch fd not readable after the kill");
+    assert!(watch.take().unwrap() >= 1);
     let stats = cg.stats().unwrap();
     assert_eq!(stats.memory.usage.limit, 8_388_608, "{stats:?}");
 }
@@ -332,4 +339,118 @@ fn guard_removes_cgroups_on_panic() {
     for d in dirs {
         assert!(!d.exists(), "{d:?} survived the panic");
     }
+}
+
+/// The cgroup2 mount (the root on v2, `unified` on a hybrid host), where eBPF device
+/// programs attach to any directory.
+fn cgroup2_mount(root: &CgroupRoot) -> Option<std::path::PathBuf> {
+    match &root.layout {
+        Layout::V2 { mount } => Some(mount.clone()),
+        Layout::V1 { unified, .. } => unified.clone(),
+    }
+}
+
+/// A shell placed in `cg` before it opens `devices`; its output says which opens failed.
+fn try_devices(g: &mut Guard, dir: &Path, devices: &[&str]) -> String {
+    let mut script = format!("echo $$ > {}/cgroup.procs || exit 99", dir.display());
+    for d in devices {
+        script.push_str(&format!(
+            "; head -c1 {d} >/dev/null 2>&1 && echo {d}=ok || echo {d}=denied"
+        ));
+    }
+    let child = Command::new("sh")
+        .args(["-c", &script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    g.child = None;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn v2_device_filter_is_loaded_replaced_and_removed() {
+    let test = "host::v2_device_filter_is_loaded_replaced_and_removed";
+    let Some(root) = host_root(test) else {
+        return;
+    };
+    let Some(mount) = cgroup2_mount(&root) else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "{test}: no cgroup2 mount"
+        );
+        skipped(test, "no cgroup2 mount on this host");
+        return;
+    };
+    let n = SEQ.fetch_add(1, Ordering::SeqCst);
+    let m = pelagos_cgroups::V2Manager::new(
+        mount,
+        &format!("/pelagos-test-{}-{n}-bpf", std::process::id()),
+    );
+    let mut g = Guard {
+        cgroups: vec![Cgroup::V2(m.clone())],
+        child: None,
+    };
+    std::fs::create_dir(&m.dir).unwrap();
+    let deny = |dev: &str| {
+        let (major, minor) = dev.split_once(':').unwrap();
+        resources(&format!(
+            r#"{{"devices":[{{"allow":true,"access":"rwm"}},
+                {{"allow":false,"type":"c","major":{major},"minor":{minor},"access":"rwm"}}]}}"#
+        ))
+    };
+
+    m.apply(&deny("1:7")).unwrap();
+    let first = pelagos_cgroups::v2::attached_device_programs(&m.dir).unwrap();
+    assert_eq!(first.len(), 1, "{first:?}");
+    let out = try_devices(&mut g, &m.dir, &["/dev/full", "/dev/null", "/dev/zero"]);
+    assert_eq!(out, "/dev/full=denied\n/dev/null=ok\n/dev/zero=ok\n");
+
+    // update: the new program replaces the old one instead of stacking.
+    m.apply(&deny("1:5")).unwrap();
+    let second = pelagos_cgroups::v2::attached_device_programs(&m.dir).unwrap();
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(first, second);
+    let out = try_devices(&mut g, &m.dir, &["/dev/full", "/dev/zero"]);
+    assert_eq!(out, "/dev/full=ok\n/dev/zero=denied\n");
+
+    // Allow-all removes the filter.
+    m.apply(&resources(r#"{"devices":[{"allow":true,"access":"rwm"}]}"#))
+        .unwrap();
+    assert!(pelagos_cgroups::v2::attached_device_programs(&m.dir)
+        .unwrap()
+        .is_empty());
+    m.apply(&deny("1:7")).unwrap();
+    let last = pelagos_cgroups::v2::attached_device_programs(&m.dir).unwrap();
+
+    // Removing the cgroup frees its program (the kernel releases it asynchronously).
+    drop(g);
+    assert!(!m.dir.exists());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while pelagos_sys::bpf::prog_fd_by_id(last[0]).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "program {} outlived its cgroup",
+            last[0]
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn refused_program_comes_back_with_the_verifier_log() {
+    if host_root("host::refused_program_comes_back_with_the_verifier_log").is_none() {
+        return;
+    }
+    // r0 = r9 (never written); exit.
+    let insns = [0xbf, 0x90, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    let e = pelagos_sys::bpf::prog_load(
+        pelagos_cgroups::devices_bpf::PROG_TYPE_CGROUP_DEVICE,
+        &insns,
+        pelagos_cgroups::devices_bpf::LICENSE,
+    )
+    .unwrap_err();
+    assert_eq!(e.errno.0, libc::EACCES, "{e:?}");
+    assert!(e.log.contains("R9"), "{e:?}");
 }

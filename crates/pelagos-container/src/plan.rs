@@ -147,7 +147,7 @@ pub fn seccomp_plan(
     };
     let f = pelagos_seccomp::compile_cached(profile, cache_dir)
         .map_err(|e| ContainerError::Other(format!("linux.seccomp: {e}")))?;
-    for w in &f.warnings {
+    for w in f.warnings.iter().filter(|w| !w.quiet) {
         warn(&w.to_string());
     }
     let program =
@@ -180,6 +180,8 @@ pub struct ProcessPlan {
     pub console_size: Option<(u16, u16)>,
     /// `argv[0]` candidates (PATH search done here, tried in order in the child).
     pub exec_candidates: Vec<CString>,
+    /// The candidates come from `$PATH` (`argv[0]` has no `/`).
+    pub path_search: bool,
     pub argv: CStringArray,
     pub envp: CStringArray,
 }
@@ -212,6 +214,7 @@ impl ProcessPlan {
             },
             console_size: p.console_size,
             exec_candidates: exec_candidates(&p.args[0], env_path),
+            path_search: !p.args[0].contains('/'),
             argv: CStringArray::new(p.args.iter().map(|a| cstr(a)).collect()),
             envp: CStringArray::new(env.iter().map(|e| cstr(e)).collect()),
         }
@@ -397,12 +400,17 @@ fn apparmor_enabled() -> bool {
         .is_ok_and(|s| s.starts_with('Y'))
 }
 
-/// The paths to try for `argv[0]`: itself if it has a `/`, else each `$PATH` entry.
+/// The paths to try for `argv[0]`, as runc's Go `exec.LookPath` finds them: `argv[0]`
+/// itself if it has a `/`, else each `$PATH` entry in order (an empty entry is the
+/// working directory). Without `PATH` (or with an empty one) there is nothing to try:
+/// runc does not fall back to a default search path either.
 pub fn exec_candidates(arg0: &str, path: Option<&str>) -> Vec<CString> {
     if arg0.contains('/') {
         return vec![cstr(arg0)];
     }
-    let path = path.unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let Some(path) = path.filter(|p| !p.is_empty()) else {
+        return Vec::new();
+    };
     path.split(':')
         .map(|d| if d.is_empty() { "." } else { d })
         .map(|d| cstr(&format!("{}/{arg0}", d.trim_end_matches('/'))))
@@ -496,8 +504,10 @@ fn cgroup_binds(proc_self: &Path) -> Vec<(CString, CString)> {
         .collect()
 }
 
-/// Pure part of [`cgroup_binds`], testable with fixture text.
+/// Pure part of [`cgroup_binds`], testable with fixture text. On a hybrid host the
+/// cgroup2 mount is left out, as runc leaves it out.
 pub fn cgroup_binds_from(mountinfo: &str, cgroups: &str) -> Vec<(String, String)> {
+    let hybrid = mountinfo.lines().any(|l| l.contains(" - cgroup "));
     let mut out = Vec::new();
     for line in mountinfo.lines() {
         let Some((pre, post)) = line.split_once(" - ") else {
@@ -510,6 +520,7 @@ pub fn cgroup_binds_from(mountinfo: &str, cgroups: &str) -> Vec<(String, String)
         }
         let (root, mount_point, fstype, super_opts) = (pre[3], pre[4], post[0], post[2]);
         let own = match fstype {
+            "cgroup2" if hybrid => None,
             "cgroup2" => cgroups.lines().find_map(|l| l.strip_prefix("0::")),
             "cgroup" => {
                 let ctrls: Vec<&str> = super_opts
@@ -573,6 +584,12 @@ mod tests {
         assert_eq!(c, vec![cstr("/usr/bin/sh"), cstr("/bin/sh")]);
         assert_eq!(exec_candidates("/x/y", None), vec![cstr("/x/y")]);
         assert_eq!(exec_candidates("./y", None), vec![cstr("./y")]);
+        assert!(exec_candidates("sh", None).is_empty(), "no PATH: no search");
+        assert!(exec_candidates("sh", Some("")).is_empty());
+        assert_eq!(
+            exec_candidates("sh", Some(":/bin")),
+            vec![cstr("./sh"), cstr("/bin/sh")]
+        );
     }
 
     #[test]
@@ -588,10 +605,6 @@ mod tests {
                 (
                     "/sys/fs/cgroup/memory/a/b".to_string(),
                     "memory".to_string()
-                ),
-                (
-                    "/sys/fs/cgroup/unified/u".to_string(),
-                    "unified".to_string()
                 ),
                 ("/sys/fs/cgroup/systemd".to_string(), "systemd".to_string()),
             ]

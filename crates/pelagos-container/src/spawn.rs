@@ -323,7 +323,7 @@ pub fn describe(cfg: &ContainerConfig, m: &Msg) -> ContainerError {
         }
         Some(Step::NoNewPrivs) => "set no_new_privs".into(),
         Some(Step::FindExecutable) | Some(Step::Exec) => {
-            return exec_error(&cfg.process.args[0], errno)
+            return exec_error(&cfg.process.args[0], errno, m.detail)
         }
         Some(Step::Seccomp) => "load the seccomp filter".into(),
         Some(s) => format!("{s:?}"),
@@ -349,9 +349,14 @@ fn describe_mount(cfg: &ContainerConfig, i: usize) -> String {
     )
 }
 
-/// `exec: "foo": executable file not found in $PATH` in runc's words.
-pub fn exec_error(arg0: &str, errno: Errno) -> ContainerError {
-    if errno.0 == libc::ENOENT {
+/// `exec: "foo": executable file not found in $PATH` in runc's words (`detail` is the
+/// failure's detail from the init).
+pub fn exec_error(arg0: &str, errno: Errno, detail: i32) -> ContainerError {
+    if detail == crate::init::FOUND_RELATIVE {
+        ContainerError::Other(format!(
+            "exec: {arg0:?}: cannot run executable found relative to current directory"
+        ))
+    } else if errno.0 == libc::ENOENT {
         ContainerError::Other(format!(
             "exec: {arg0:?}: executable file not found in $PATH"
         ))

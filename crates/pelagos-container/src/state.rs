@@ -33,6 +33,9 @@ pub struct ContainerState {
     /// The container's cgroup.
     #[serde(default)]
     pub cgroup: Option<pelagos_cgroups::Cgroup>,
+    /// The device allow rules added after the config's own, kept for `update`.
+    #[serde(default)]
+    pub implicit_devices: Vec<oci_spec::runtime::LinuxDeviceCgroup>,
     /// `linux.seccomp`, applied to `exec` processes too.
     #[serde(default)]
     pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,

@@ -76,6 +76,7 @@ pub fn compile_cached(profile: &LinuxSeccomp, cache_dir: &Path) -> Result<Compil
         filter.warnings.push(Warning {
             field: path.display().to_string(),
             message: format!("compiled program not cached: {e}"),
+            quiet: false,
         });
     }
     Ok(filter)

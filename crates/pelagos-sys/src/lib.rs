@@ -6,11 +6,13 @@
 //! cloned child (see [`clone`]), so the container init can call them between `clone3` and
 //! `execve`.
 
+pub mod bpf;
 pub mod clone;
 pub mod cstr;
 pub mod errno;
 pub mod fs;
 pub mod mount;
+pub mod notify;
 pub mod ns;
 pub mod process;
 pub mod seccomp;

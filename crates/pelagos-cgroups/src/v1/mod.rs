@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::common::{self, FREEZE_TIMEOUT};
 use crate::error::{CgroupError, Result};
 use crate::fsio;
+use crate::oom::OomWatch;
 use crate::v2::V2Manager;
 
 /// The container's directory in one v1 hierarchy.
@@ -213,6 +214,11 @@ impl V1Manager {
         Ok(fsio::read_opt(d, "memory.oom_control")?
             .and_then(|t| fsio::keyed(&t, "oom_kill"))
             .unwrap_or(0))
+    }
+
+    /// An eventfd registered for `memory.oom_control`; `None` without the memory controller.
+    pub fn oom_watch(&self) -> Result<Option<OomWatch>> {
+        self.dir_of("memory").map(OomWatch::v1).transpose()
     }
 
     /// Whether the group is now stopped at its memory limit with the OOM killer disabled.

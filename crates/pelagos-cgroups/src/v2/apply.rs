@@ -5,8 +5,10 @@ use std::path::Path;
 
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
 
+use super::devices::{DeviceFilter, Kernel};
 use super::V2Manager;
 use crate::convert;
+use crate::devices_bpf;
 use crate::error::{CgroupError, Result};
 use crate::fsio;
 use crate::manager::Warning;
@@ -20,7 +22,18 @@ fn warn(out: &mut Vec<Warning>, field: &str, message: &str) {
 
 impl V2Manager {
     /// Applies every set field of `r`; see the crate README for the v1 -> v2 mapping.
+    /// Device rules become an eBPF program attached to the directory, replacing the
+    /// previous one.
     pub fn apply(&self, r: &LinuxResources) -> Result<Vec<Warning>> {
+        self.apply_with(r, &Kernel)
+    }
+
+    /// [`apply`](Self::apply) with the device filter installed by `devices`.
+    pub(crate) fn apply_with(
+        &self,
+        r: &LinuxResources,
+        devices: &dyn DeviceFilter,
+    ) -> Result<Vec<Warning>> {
         let mut w = Vec::new();
         let d = self.dir.as_path();
         if let Some(m) = r.memory() {
@@ -59,12 +72,8 @@ impl V2Manager {
                 "net_cls/net_prio do not exist on cgroup v2: ignored",
             );
         }
-        if r.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-            warn(
-                &mut w,
-                "devices",
-                "device rules on cgroup v2 need an eBPF program (BPF_CGROUP_DEVICE): build it with devices_bpf::program_bytes and attach it to clone_into_fd(); apply itself does not load it",
-            );
+        if let Some(rules) = r.devices().as_deref().filter(|d| !d.is_empty()) {
+            devices.install(d, devices_bpf::filter(rules)?.as_deref())?;
         }
         self.unified(r)?;
         Ok(w)
@@ -261,6 +270,7 @@ pub(crate) fn rdma_line(dev: &str, handles: Option<u32>, objects: Option<u32>) -
 
 #[cfg(test)]
 mod tests {
+    use super::super::devices::tests::Recorder;
     use super::super::tests::{fixture, read};
     use super::*;
 
@@ -358,15 +368,37 @@ mod tests {
     }
 
     #[test]
-    fn devices_give_a_warning_on_v2() {
+    fn devices_become_a_program_on_the_directory() {
         let (_t, m) = fixture();
+        let rec = Recorder::default();
         let w = m
-            .apply(&res(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#))
+            .apply_with(
+                &res(r#"{"devices":[{"allow":false,"access":"rwm"},
+                    {"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]}"#),
+                &rec,
+            )
             .unwrap();
-        assert!(
-            w.iter()
-                .any(|w| w.field == "devices" && w.message.contains("eBPF")),
-            "{w:?}"
-        );
+        assert!(w.is_empty(), "{w:?}");
+        // Allow-all needs no program; no device field leaves the filter alone.
+        m.apply_with(&res(r#"{"devices":[{"allow":true,"access":"rwm"}]}"#), &rec)
+            .unwrap();
+        m.apply_with(&res(r#"{"pids":{"limit":5}}"#), &rec).unwrap();
+        let calls = rec.0.borrow();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].0, m.dir);
+        let expected = devices_bpf::filter(
+            &res(r#"{"devices":[{"allow":false,"access":"rwm"},
+            {"allow":true,"type":"c","major":1,"minor":3,"access":"rwm"}]}"#)
+            .devices()
+            .clone()
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(calls[0].1, expected);
+        assert_eq!(calls[1], (m.dir.clone(), None));
+        let e = m
+            .apply_with(&res(r#"{"devices":[{"allow":true,"access":"x"}]}"#), &rec)
+            .unwrap_err();
+        assert!(e.to_string().contains("devices.access=x"), "{e}");
     }
 }

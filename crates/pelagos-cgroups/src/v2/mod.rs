@@ -2,7 +2,10 @@
 //! cgroup2 mount of a hybrid host by the v1 manager.
 
 mod apply;
+mod devices;
 mod stats;
+
+pub use devices::attached_device_programs;
 
 pub(crate) use apply::rdma_line as apply_rdma_line;
 
@@ -17,6 +20,7 @@ use crate::common::{self, FREEZE_TIMEOUT, KILL_TIMEOUT};
 use crate::error::{CgroupError, Result};
 use crate::fsio;
 use crate::manager::under;
+use crate::oom::OomWatch;
 
 /// A cgroup v2 directory below a cgroup2 mount.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,9 +180,15 @@ impl V2Manager {
 
     /// `oom_kill` from `memory.events` (0 when the memory controller is off).
     pub fn oom_kill_count(&self) -> Result<u64> {
-        Ok(fsio::read_opt(&self.dir, "memory.events")?
-            .and_then(|t| fsio::keyed(&t, "oom_kill"))
-            .unwrap_or(0))
+        Ok(crate::oom::oom_kills_v2(&self.dir)?.unwrap_or(0))
+    }
+
+    /// An inotify watch on `memory.events`; `None` when the memory controller is off.
+    pub fn oom_watch(&self) -> Result<Option<OomWatch>> {
+        if !fsio::exists(&self.dir, "memory.events") {
+            return Ok(None);
+        }
+        OomWatch::v2(&self.dir).map(Some)
     }
 
     /// Removes the directory and its descendants, leaf first.

@@ -3,6 +3,7 @@
 use super::log::Logger;
 use super::UpdateArgs;
 use anyhow::{bail, Context, Result};
+use pelagos_container::container::Event;
 use pelagos_container::{Container, StateStore};
 use pelagos_spec::Status;
 use serde_json::{json, Map, Value};
@@ -136,45 +137,40 @@ fn parse_interval(s: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// `events`: stats (once with `--stats`, else every interval) and OOM events, as JSON lines.
-pub fn events(store: &StateStore, id: &str, once: bool, interval: &str) -> Result<u8> {
+/// `events`: stats (once with `--stats`, else every interval) and OOM events as they
+/// happen, as JSON lines, until the container stops.
+pub fn events(
+    store: &StateStore,
+    id: &str,
+    once: bool,
+    interval: &str,
+    log: &Logger,
+) -> Result<u8> {
     let every = parse_interval(interval)?;
     let c = Container::load(store, id)?;
     if c.status() == Status::Stopped {
         bail!("container {id:?} is stopped: no events");
     }
     let mut out = std::io::stdout().lock();
-    let stats = |c: &Container| -> Result<Value> {
-        Ok(json!({"type": "stats", "id": id, "data": c.stats()?}))
-    };
     if once {
-        writeln!(out, "{}", stats(&c)?)?;
+        writeln!(
+            out,
+            "{}",
+            json!({"type": "stats", "id": id, "data": c.stats()?})
+        )?;
         return Ok(0);
     }
-    let mut ooms = c.oom_kills().unwrap_or(0);
-    let step = Duration::from_millis(100).min(every);
-    let mut since = Duration::ZERO;
-    loop {
-        std::thread::sleep(step);
-        since += step;
-        let Ok(c) = Container::load(store, id) else {
-            return Ok(0);
+    let mut emit = |e: Event| -> pelagos_container::Result<()> {
+        let line = match e {
+            Event::Oom => json!({"type": "oom", "id": id}),
+            Event::Stats(s) => json!({"type": "stats", "id": id, "data": s}),
         };
-        let now = c.oom_kills().unwrap_or(ooms);
-        if now > ooms {
-            writeln!(out, "{}", json!({"type": "oom", "id": id}))?;
-            out.flush()?;
-            ooms = now;
-        }
-        if c.status() == Status::Stopped {
-            return Ok(0);
-        }
-        if since >= every {
-            since = Duration::ZERO;
-            writeln!(out, "{}", stats(&c)?)?;
-            out.flush()?;
-        }
-    }
+        writeln!(out, "{line}")
+            .and_then(|()| out.flush())
+            .map_err(|e| pelagos_container::ContainerError::Other(format!("write event: {e}")))
+    };
+    c.watch_events(every, &mut emit, &|w| log.warn(w))?;
+    Ok(0)
 }
 
 /// `ps`: `--format json` prints the pids; the table runs ps(1) and keeps the container's rows.

@@ -74,7 +74,7 @@ pub fn dispatch(cli: &Cli, log: &Logger) -> Result<u8> {
             stats,
             interval,
             id,
-        } => super::cgroup_cmds::events(&store, id, *stats, interval),
+        } => super::cgroup_cmds::events(&store, id, *stats, interval, log),
         Command::Ps {
             format,
             id,

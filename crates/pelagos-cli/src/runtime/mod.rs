@@ -188,7 +188,8 @@ impl Cli {
     }
 }
 
-/// Parse arguments, run the command; usage errors exit 2, failures 1.
+/// Parse arguments, run the command; usage errors exit 2, failures 1 (255 for `exec`, as
+/// runc: engines read 255 as "the runtime could not start the process").
 pub fn main() -> ExitCode {
     let parsed = args::parse(std::env::args_os().skip(1)).and_then(|p| match p {
         args::Parsed::Print(text) => {
@@ -210,7 +211,11 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             logger.error(&error_chain(&e));
-            ExitCode::from(1)
+            ExitCode::from(if matches!(cli.command, Command::Exec(_)) {
+                255
+            } else {
+                1
+            })
         }
     }
 }

@@ -18,8 +18,8 @@ pub type DiffFn = fn(&Runtime, &Runtime) -> Result<()>;
 type BundleFn = fn(&Path) -> Result<Bundle>;
 
 /// What the container reports about itself, normalised so two runtimes can be compared.
-/// Mount ids, device numbers and peer groups vary between runs; cgroup mounts are the next
-/// issue's business and differ by design until then.
+/// Mount ids, device numbers and peer groups vary between runs; cgroup mounts are compared
+/// by [`CGROUP_VIEW`] (their roots differ by design: each runtime names its cgroups).
 const PROBE: &str = "grep -E '^(Cap|NoNewPrivs|Uid|Gid|Groups)' /proc/self/status; \
     echo host=$(hostname) pwd=$(pwd) umask=$(umask); env | sort; \
     echo fds:; ls /proc/$$/fd; \
@@ -28,6 +28,12 @@ const PROBE: &str = "grep -E '^(Cap|NoNewPrivs|Uid|Gid|Groups)' /proc/self/statu
     stat -c '%n %F %a %t:%T %u:%g' /dev/* /dev/pts/* | sort; \
     grep -E '^Max' /proc/self/limits; \
     ls -A /proc/acpi /sys/firmware 2>&1; cat /proc/sys/net/ipv4/ip_forward";
+
+/// The container's `/sys/fs/cgroup`: its entries, then each mount below it as mount
+/// point, file system type, mount options and super options, without the cgroup path
+/// (the runtimes place containers differently) and without the read-only flag of the
+/// tmpfs itself (runc leaves it writable, pelagos honours the `ro` option).
+const CGROUP_VIEW: &str = "ls -A /sys/fs/cgroup; ls /sys/fs/cgroup/memory | head -3;     awk '$5 ~ \"^/sys/fs/cgroup\" { for (i = 7; $i != \"-\"; i++);       o = $6; if ($5 == \"/sys/fs/cgroup\") sub(/^r[wo],/, \"\", o);       print $5, $(i+1), $(i+2), o, $(i+3) }' /proc/self/mountinfo | sort";
 
 /// The table of bundles.
 pub fn cases() -> Vec<(&'static str, DiffFn)> {
@@ -56,6 +62,25 @@ pub fn cases() -> Vec<(&'static str, DiffFn)> {
                     .unset("/hostname")
                     .sh(PROBE))
             })
+        }),
+        ("cgroup_view", |o, p| {
+            compare(o, p, |_| Ok(Bundle::busybox()?.sh(CGROUP_VIEW)))
+        }),
+        ("cgroup_view_cgroupns", |o, p| {
+            compare(o, p, |_| {
+                // In a cgroup namespace runc mounts named hierarchies afresh with the name as
+                // source (`systemd`) where pelagos binds them (`cgroup`): not compared.
+                let mut b = Bundle::busybox()?.sh(&format!(
+                    "{{ {CGROUP_VIEW}; }} | sed 's/ cgroup systemd / cgroup cgroup /'; cat /proc/self/cgroup"
+                ));
+                if let Some(ns) = b.config["linux"]["namespaces"].as_array_mut() {
+                    ns.push(json!({"type": "cgroup"}));
+                }
+                Ok(b)
+            })
+        }),
+        ("path_lookup", |o, p| {
+            report(path_lookup(o)?, path_lookup(p)?)
         }),
         ("transitions", |o, p| {
             report(observe_transitions(o)?, observe_transitions(p)?)
@@ -143,6 +168,63 @@ fn report(a: String, b: String) -> Result<()> {
     }
     let _ = write!(msg, "=== runc ===\n{a}\n=== pelagos ===\n{b}");
     bail!(msg)
+}
+
+/// How `process.args[0]` is found through `PATH` (absent, empty, with an empty or relative
+/// entry, plain) by `run` and by `exec`: exit code, stdout and the `exec: ...` part of the
+/// error, as one text.
+fn path_lookup(rt: &Runtime) -> Result<String> {
+    let cases: [(&[&str], &str, &[&str]); 6] = [
+        (&["TERM=xterm"], "/", &["true"]),
+        (&["PATH="], "/bin", &["echo", "x"]),
+        (&["PATH=:"], "/bin", &["echo", "x"]),
+        (&["PATH=/nonexistent:"], "/bin", &["echo", "x"]),
+        (&["PATH=bin"], "/", &["echo", "x"]),
+        (&["PATH=/nonexistent:/bin:"], "/bin", &["echo", "x"]),
+    ];
+    let mut log = String::new();
+    for (env, cwd, args) in cases {
+        let c = Container::new(rt, Bundle::busybox()?.env(env).cwd(cwd).args(args))?;
+        let o = c.run()?;
+        let _ = writeln!(
+            log,
+            "run {env:?} cwd={cwd} {args:?}: exit {:?} out {:?} err {:?}",
+            o.code,
+            o.stdout,
+            exec_message(&o.stderr)
+        );
+    }
+    // exec takes the container's env unless told otherwise.
+    let c = Container::new(
+        rt,
+        Bundle::busybox()?
+            .env(&["TERM=xterm"])
+            .args(&["/bin/sleep", "1000"]),
+    )?;
+    c.create()?.ok()?;
+    c.start()?.ok()?;
+    for opts in [&[][..], &["--env", "PATH=/bin"][..]] {
+        let mut a = vec!["exec"];
+        a.extend(opts);
+        a.extend([c.id.as_str(), "sh", "-c", "echo $PATH"]);
+        let o = c.cmd(&a)?;
+        let _ = writeln!(
+            log,
+            "exec {opts:?}: exit {:?} out {:?} err {:?}",
+            o.code,
+            o.stdout,
+            exec_message(&o.stderr)
+        );
+    }
+    Ok(log)
+}
+
+/// The `exec: "x": ...` part of a runtime's error output, unescaped.
+fn exec_message(stderr: &str) -> String {
+    let s = stderr.replace("\\\"", "\"");
+    s.find("exec: \"").map_or(String::new(), |i| {
+        s[i..].trim_end().trim_end_matches('"').to_string()
+    })
 }
 
 /// Exit codes and states along valid and invalid transitions, as one normalised text.

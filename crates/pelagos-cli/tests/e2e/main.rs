@@ -5,10 +5,12 @@
 //! ignored with the reason printed, and counted; with `CI=true` they fail instead, because CI
 //! must run everything. `PELAGOS_E2E_RUNTIMES=runc,pelagos` picks runtimes for local use.
 
+mod churn;
 mod cli;
 mod differential;
 mod engines;
 mod errors;
+mod events;
 mod exec;
 mod hooks;
 mod hostile;
@@ -127,8 +129,10 @@ fn modules() -> Vec<(&'static str, Vec<Case>)> {
         ("namespaces", namespaces::cases()),
         ("lifecycle", lifecycle::cases()),
         ("cli", cli::cases()),
+        ("churn", churn::cases()),
         ("errors", errors::cases()),
         ("exec", exec::cases()),
+        ("events", events::cases()),
         ("hooks", hooks::cases()),
         ("seams", seams::cases()),
         ("terminal", terminal::cases()),

@@ -4,8 +4,8 @@
 use super::Container;
 use crate::error::{ContainerError, Result};
 use crate::spawn::Placement;
-use oci_spec::runtime::LinuxResources;
-use pelagos_cgroups::{Cgroup, CgroupManager, CgroupRoot, CgroupVersion, Stats};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use pelagos_cgroups::{Cgroup, CgroupManager, CgroupRoot, Stats};
 use pelagos_spec::{ContainerConfig, Status};
 use std::path::Path;
 
@@ -24,7 +24,7 @@ pub(crate) fn setup(
     let cg = root.manager(cfg.cgroups_path.as_deref(), id)?;
     cg.create()?;
     if let Some(res) = &cfg.resources {
-        let res = with_default_devices(res, cfg)?;
+        let res = with_implicit_devices(res, &implicit_device_rules(cfg));
         match cg.apply(&res) {
             Ok(warnings) => warnings.iter().for_each(|w| warn(&w.to_string())),
             Err(e) => {
@@ -36,20 +36,23 @@ pub(crate) fn setup(
     Ok(cg)
 }
 
-/// The device rules to enforce: the config's, then allow rules for the devices every
-/// container gets (null, zero, full, random, urandom, tty, console, ptmx, pts, and mknod)
-/// and for each `linux.devices` entry, as runc adds them.
-fn with_default_devices(res: &LinuxResources, cfg: &ContainerConfig) -> Result<LinuxResources> {
-    let Some(rules) = res.devices() else {
-        return Ok(res.clone());
+/// The allow rules every container gets after its own device rules, as runc adds them:
+/// mknod of any device, null, zero, full, random, urandom, tty, console, ptmx, the pts,
+/// and each `linux.devices` entry.
+pub(crate) fn implicit_device_rules(cfg: &ContainerConfig) -> Vec<LinuxDeviceCgroup> {
+    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut r = LinuxDeviceCgroup::default();
+        r.set_allow(true)
+            .set_typ(Some(typ))
+            .set_major(major)
+            .set_minor(minor)
+            .set_access(Some(access.to_string()));
+        r
     };
-    let mut all: Vec<serde_json::Value> = rules
-        .iter()
-        .map(|r| serde_json::to_value(r).unwrap_or_default())
-        .collect();
-    let rule = |t: &str, major: Option<i64>, minor: Option<i64>, access: &str| serde_json::json!({"allow": true, "type": t, "major": major, "minor": minor, "access": access});
-    all.push(rule("c", None, None, "m"));
-    all.push(rule("b", None, None, "m"));
+    let mut all = vec![
+        rule(LinuxDeviceType::C, None, None, "m"),
+        rule(LinuxDeviceType::B, None, None, "m"),
+    ];
     for (major, minor) in [
         (1, 3),
         (1, 5),
@@ -60,38 +63,41 @@ fn with_default_devices(res: &LinuxResources, cfg: &ContainerConfig) -> Result<L
         (5, 1),
         (5, 2),
     ] {
-        all.push(rule("c", Some(major), Some(minor), "rwm"));
+        all.push(rule(LinuxDeviceType::C, Some(major), Some(minor), "rwm"));
     }
-    all.push(rule("c", Some(136), None, "rwm"));
+    all.push(rule(LinuxDeviceType::C, Some(136), None, "rwm"));
     for d in &cfg.devices {
         let t = match d.kind {
-            libc::S_IFBLK => "b",
+            libc::S_IFBLK => LinuxDeviceType::B,
             libc::S_IFIFO => continue,
-            _ => "c",
+            _ => LinuxDeviceType::C,
         };
         all.push(rule(t, Some(d.major as i64), Some(d.minor as i64), "rwm"));
     }
+    all
+}
+
+/// `res` with the implicit allow rules after its device rules (when it has any).
+fn with_implicit_devices(res: &LinuxResources, implicit: &[LinuxDeviceCgroup]) -> LinuxResources {
     let mut out = res.clone();
-    let parsed = pelagos_spec::json::decode_value(&serde_json::Value::Array(all))
-        .map_err(|e| ContainerError::Other(format!("linux.resources.devices: {e}")))?;
-    out.set_devices(Some(parsed));
-    Ok(out)
+    if let Some(rules) = res.devices() {
+        out.set_devices(Some(rules.iter().chain(implicit).cloned().collect()));
+    }
+    out
 }
 
 /// What the container's `/sys/fs/cgroup` shows: its own cgroup dirs, each named after its
-/// hierarchy below `cgroup_root` (one unnamed bind on a pure v2 host).
+/// hierarchy below `cgroup_root` (one unnamed bind on a pure v2 host). On a hybrid host
+/// only the v1 hierarchies, as runc shows them: the cgroup2 `unified` dir stays hidden.
 pub(crate) fn binds(cg: &Cgroup, cgroup_root: &Path) -> Vec<(String, String)> {
-    let dirs = cg.dirs();
-    if cg.version() == CgroupVersion::V2 {
-        return dirs
-            .into_iter()
-            .take(1)
-            .map(|d| (d.display().to_string(), String::new()))
-            .collect();
-    }
-    dirs.into_iter()
+    let v1 = match cg {
+        Cgroup::V2(m) => return vec![(m.dir.display().to_string(), String::new())],
+        Cgroup::V1(m) => &m.dirs,
+    };
+    v1.iter()
         .filter_map(|d| {
             let name = d
+                .dir
                 .strip_prefix(cgroup_root)
                 .ok()?
                 .components()
@@ -99,7 +105,7 @@ pub(crate) fn binds(cg: &Cgroup, cgroup_root: &Path) -> Vec<(String, String)> {
                 .as_os_str()
                 .to_str()?
                 .to_string();
-            Some((d.display().to_string(), name))
+            Some((d.dir.display().to_string(), name))
         })
         .collect()
 }
@@ -142,14 +148,17 @@ impl Container {
         Ok(())
     }
 
-    /// Apply new resource limits; returns the warnings of fields not enforced here.
+    /// Apply new resource limits; returns the warnings of fields not enforced here. New
+    /// device rules replace the old ones (on v2 the eBPF program is swapped), followed by
+    /// the implicit ones as at create.
     pub fn update(&self, res: &LinuxResources) -> Result<Vec<String>> {
         if self.status() == Status::Stopped {
             return Err(self.bad_state("cannot update a stopped container"));
         }
+        let res = with_implicit_devices(res, &self.state.implicit_devices);
         Ok(self
             .cgroup()?
-            .apply(res)?
+            .apply(&res)?
             .iter()
             .map(|w| w.to_string())
             .collect())

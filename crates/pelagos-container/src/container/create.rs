@@ -75,6 +75,7 @@ pub(crate) fn initial_state(id: &str, cfg: &ContainerConfig, pid: i32) -> Contai
         start_hooks: cfg.hooks.start_container.clone(),
         process: cfg.process.clone(),
         cgroup: None,
+        implicit_devices: super::cgroup::implicit_device_rules(cfg),
         seccomp: cfg.seccomp.clone(),
         ns_flags: cfg
             .namespaces

@@ -144,7 +144,7 @@ impl Container {
         let errno = Errno(m.errno);
         let what = match Step::from_u32(m.step) {
             Some(Step::FindExecutable) | Some(Step::Exec) => {
-                return exec_error(&process.args[0], errno)
+                return exec_error(&process.args[0], errno, m.detail)
             }
             Some(Step::JoinNamespaces) => format!("join the namespaces of container {:?}", self.id),
             Some(Step::Cwd) => format!("enter working directory {}", process.cwd),

@@ -9,6 +9,7 @@
 mod cgroup;
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod kill;
 mod run;
@@ -19,6 +20,7 @@ use crate::state::{ContainerState, StateStore};
 use pelagos_spec::Status;
 use std::path::PathBuf;
 
+pub use events::Event;
 pub use exec::ExecOptions;
 pub use run::RunIo;
 

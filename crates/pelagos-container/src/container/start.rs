@@ -68,7 +68,7 @@ impl Container {
                     .get(m.index as usize)
                     .cloned()
                     .unwrap_or_else(|| self.state.arg0.clone());
-                exec_error(&cand, errno)
+                exec_error(&cand, errno, m.detail)
             }
             Some(s) => ContainerError::Init {
                 what: format!("{s:?}"),

@@ -11,6 +11,8 @@ mod process;
 mod rootfs;
 mod security;
 
+pub use process::FOUND_RELATIVE;
+
 use crate::plan::{InitPlan, StartPlan};
 use crate::protocol::{Kind, Msg};
 use pelagos_sys::clone::exit_now;

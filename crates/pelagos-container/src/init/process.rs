@@ -265,14 +265,27 @@ pub fn cwd(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
     Ok(())
 }
 
+/// `Fail::detail` of [`find_executable`]: the executable was found through a relative
+/// `$PATH` entry, which runc refuses ("cannot run executable found relative to current
+/// directory").
+pub const FOUND_RELATIVE: i32 = 1;
+
 /// Find the first `argv[0]` candidate that is an executable regular file, so `create`
-/// fails when there is nothing to run.
+/// fails when there is nothing to run. One found through a relative `$PATH` entry is
+/// refused, as runc refuses it.
 pub fn find_executable(plan: &mut InitPlan, ctx: &mut Ctx) -> StepResult {
     let mut last = Errno(libc::ENOENT);
     for (i, c) in plan.process.exec_candidates.iter().enumerate() {
         match fs::openat(None, c, libc::O_PATH, 0).and_then(|f| fs::fstat(f.as_fd())) {
             Ok(st) if st.mode & libc::S_IFMT == libc::S_IFREG => {
                 match fs::faccessat(None, c, libc::X_OK) {
+                    Ok(()) if plan.process.path_search && c.to_bytes().first() != Some(&b'/') => {
+                        return Err(Fail {
+                            errno: Errno(libc::EACCES),
+                            index: i as u32,
+                            detail: FOUND_RELATIVE,
+                        });
+                    }
                     Ok(()) => {
                         ctx.exec_index = i;
                         return Ok(());

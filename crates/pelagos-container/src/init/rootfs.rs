@@ -134,6 +134,7 @@ fn mount_cgroup(
         }
     }
     let fsfd = m::fsopen(c"tmpfs")?;
+    m::fsconfig_string(fsfd.as_fd(), c"source", c"tmpfs")?;
     m::fsconfig_string(fsfd.as_fd(), c"mode", c"755")?;
     let tmp = m::fsmount(fsfd.as_fd(), attr::NOSUID | attr::NODEV | attr::NOEXEC)?;
     m::move_mount(tmp.as_fd(), tgt)?;
