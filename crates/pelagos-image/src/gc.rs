@@ -311,6 +311,31 @@ mod tests {
     }
 
     #[test]
+    fn prune_waits_for_a_running_pull() {
+        let t = tempfile::tempdir().unwrap();
+        let s = Store::open(t.path()).unwrap();
+        let pull_lock = s.lock_shared().unwrap();
+        // What a pull has committed but not yet recorded: garbage in the store's eyes.
+        let blob = s.put_blob_bytes(b"in flight").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s2 = s.clone();
+        let h = std::thread::spawn(move || {
+            let r = s2.prune(PruneOptions::default()).unwrap();
+            tx.send(()).unwrap();
+            r
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "prune ran while a pull held the shared lock"
+        );
+        assert!(s.has_blob(&blob));
+        drop(pull_lock);
+        let r = h.join().unwrap();
+        assert_eq!(r.blobs, [blob]);
+    }
+
+    #[test]
     fn sizes_count_files_and_links() {
         let t = tempfile::tempdir().unwrap();
         fs::create_dir(t.path().join("d")).unwrap();

@@ -4,12 +4,22 @@
 //! failure); the fixture is dropped - and so cleaned up - before the summary line
 //! `N passed, N failed, N skipped`. When the fixture cannot start, every case is
 //! printed as skipped with the reason, and with `CI=true` (or `1`) that is a failure.
-//! The first argument that is not an option filters cases by substring.
+//! A case that cannot run here returns [`skip`]: it is printed and counted as skipped,
+//! and under CI counted as failed. The first argument that is not an option filters
+//! cases by substring.
 
 use std::panic::AssertUnwindSafe;
 
 /// One case: `Err(reason)` on failure.
 pub type Case<F> = fn(&F) -> Result<(), String>;
+
+/// Marks a case's error as a skip.
+const SKIP: &str = "\0skip: ";
+
+/// What a case returns when it cannot run here (a tool missing); `reason` is printed.
+pub fn skip(reason: &str) -> Result<(), String> {
+    Err(format!("{SKIP}{reason}"))
+}
 
 /// Run `cases` against the fixture `start` makes; exits non-zero on failure.
 pub fn run<F>(cases: &[(&str, Case<F>)], start: impl FnOnce() -> Result<F, String>) {
@@ -33,16 +43,20 @@ pub fn run<F>(cases: &[(&str, Case<F>)], start: impl FnOnce() -> Result<F, Strin
             return;
         }
     };
-    let (mut passed, mut failed) = (0, 0);
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for (name, case) in &selected {
         match std::panic::catch_unwind(AssertUnwindSafe(|| case(&fixture))) {
             Ok(Ok(())) => {
                 passed += 1;
                 println!("test {name} ... ok");
             }
+            Ok(Err(msg)) if msg.starts_with(SKIP) && !ci => {
+                skipped += 1;
+                println!("test {name} ... SKIPPED ({})", &msg[SKIP.len()..]);
+            }
             Ok(Err(msg)) => {
                 failed += 1;
-                println!("test {name} ... FAILED: {msg}");
+                println!("test {name} ... FAILED: {}", msg.trim_start_matches(SKIP));
             }
             Err(_) => {
                 failed += 1;
@@ -51,7 +65,7 @@ pub fn run<F>(cases: &[(&str, Case<F>)], start: impl FnOnce() -> Result<F, Strin
         }
     }
     drop(fixture);
-    println!("{passed} passed, {failed} failed, 0 skipped");
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
     if failed > 0 {
         std::process::exit(1);
     }

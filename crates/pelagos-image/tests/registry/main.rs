@@ -43,6 +43,7 @@ const CASES: &[(&str, pelagos_testsupport::harness::Case<Fixture>)] = &[
     ("bundle_overlay_rootfs", cases::bundle_overlay_rootfs),
     ("bundle_users_and_config", cases::bundle_users_and_config),
     ("bundle_copy_rootfs", cases::bundle_copy_rootfs),
+    ("bundle_registers_use", cases::bundle_registers_use),
 ];
 
 fn main() {
