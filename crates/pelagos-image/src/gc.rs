@@ -254,7 +254,7 @@ mod tests {
         let dangling = image(&s, "dangling", &["base", "only-dangling"]);
         let orphan = s.put_blob_bytes(b"orphan").unwrap();
         let r = s.prune(PruneOptions::default()).unwrap();
-        assert_eq!(r.images, [dangling.config_digest.clone()]);
+        assert_eq!(r.images, std::slice::from_ref(&dangling.config_digest));
         assert!(r.blobs.contains(&orphan));
         assert_eq!(r.layers, [dangling.layers[1].diff_id.clone()]);
         assert!(s.has_layer(&kept.layers[0].diff_id), "shared base kept");

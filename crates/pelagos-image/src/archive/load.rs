@@ -149,7 +149,7 @@ pub enum LoadError {
         /// The archive.
         source_name: String,
         /// The problem.
-        error: PlatformError,
+        error: Box<PlatformError>,
     },
 }
 
@@ -414,7 +414,7 @@ fn resolve_manifest(
                 desc = platform::select(&idx, &Platform::host(), &entry)
                     .map_err(|e| LoadError::Platform {
                         source_name: source.to_string(),
-                        error: e,
+                        error: Box::new(e),
                     })?
                     .clone();
             }
