@@ -7,10 +7,10 @@
 //! layers no image needs, uses whose bundle is gone.
 
 use crate::digest::{Digest, HashingReader};
-use crate::gc::list_digests;
+use crate::gc::{entry_names, list_digests};
 use crate::store::{io_err, temp_owner_alive, Store, StoreError};
 use std::collections::HashSet;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io;
 
 /// The outcome of [`Store::check_report`].
@@ -108,12 +108,7 @@ impl Store {
     }
 
     fn check_blobs(&self, r: &mut CheckReport) -> Result<(), StoreError> {
-        let blobs = self.root().join("blobs/sha256");
-        for e in fs::read_dir(&blobs)
-            .map_err(io_err(&blobs, "list"))?
-            .flatten()
-        {
-            let name = e.file_name().to_string_lossy().into_owned();
+        for name in entry_names(&self.root().join("blobs/sha256"))? {
             match Digest::parse(&format!("sha256:{name}")) {
                 Ok(d) => match self.verify_blob_file(&d) {
                     Ok(()) => r.blobs_verified += 1,
@@ -127,19 +122,12 @@ impl Store {
 
     /// Names in `layers/` that are no digest, and temp entries of dead processes.
     fn check_dirs(&self, r: &mut CheckReport) -> Result<(), StoreError> {
-        let layers = self.root().join("layers/sha256");
-        for e in fs::read_dir(&layers)
-            .map_err(io_err(&layers, "list"))?
-            .flatten()
-        {
-            let name = e.file_name().to_string_lossy().into_owned();
+        for name in entry_names(&self.root().join("layers/sha256"))? {
             if Digest::parse(&format!("sha256:{name}")).is_err() {
                 r.problems.push(format!("stray entry in layers: {name}"));
             }
         }
-        let tmp = self.root().join("tmp");
-        for e in fs::read_dir(&tmp).map_err(io_err(&tmp, "list"))?.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
+        for name in entry_names(&self.root().join("tmp"))? {
             if !temp_owner_alive(&name) {
                 r.problems.push(format!("stale temp entry {name}"));
             }
@@ -164,6 +152,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn finds_problems_and_notes() {

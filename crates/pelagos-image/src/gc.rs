@@ -193,13 +193,21 @@ impl Store {
     }
 }
 
+/// The names of the entries of `dir`.
+pub(crate) fn entry_names(dir: &Path) -> Result<Vec<String>, StoreError> {
+    Ok(fs::read_dir(dir)
+        .map_err(io_err(dir, "list"))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect())
+}
+
 /// The digests named by the entries of a `sha256` directory; other names are skipped
 /// (the consistency check reports them).
 pub(crate) fn list_digests(dir: &Path) -> Result<Vec<Digest>, StoreError> {
-    let mut out: Vec<Digest> = fs::read_dir(dir)
-        .map_err(io_err(dir, "list"))?
-        .flatten()
-        .filter_map(|e| Digest::parse(&format!("sha256:{}", e.file_name().to_string_lossy())).ok())
+    let mut out: Vec<Digest> = entry_names(dir)?
+        .into_iter()
+        .filter_map(|n| Digest::parse(&format!("sha256:{n}")).ok())
         .collect();
     out.sort();
     Ok(out)
