@@ -232,6 +232,20 @@ pub fn save_errors_and_global_root(f: &Fixture) -> Result<(), String> {
         "load a missing file",
     )?;
     ensure(err.contains("opening /nonexistent.tar"), err.clone())?;
+    // A terminal on stdout gets no archive.
+    let line = format!("{} image save {name}", env!("CARGO_BIN_EXE_pelagos"));
+    let o = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("PELAGOS_ROOT", root)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("script (util-linux): {e}"))?;
+    let text = String::from_utf8_lossy(&o.stdout);
+    ensure(
+        o.status.code() == Some(125)
+            && text.contains("refusing to write an image archive to a terminal"),
+        format!("save to a terminal: {:?}: {text}", o.status.code()),
+    )?;
     // --root before and after the subcommand, without PELAGOS_ROOT.
     let r = root.display().to_string();
     for args in [

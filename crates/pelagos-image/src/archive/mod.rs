@@ -16,6 +16,8 @@ mod docker;
 mod load;
 mod save;
 mod stage;
+#[cfg(test)]
+mod tests;
 
 pub use load::{load, LoadError, LoadEvent, Loaded, LoadedImage};
 pub use save::{save, ArchiveFormat, SaveError, SaveItem, Saved};
