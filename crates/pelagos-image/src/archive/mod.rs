@@ -14,6 +14,7 @@
 
 mod docker;
 mod load;
+mod plan;
 mod save;
 mod stage;
 #[cfg(test)]
