@@ -54,7 +54,7 @@ pub enum ImageCommand {
     /// shares. An image a container uses is kept: without -f the command refuses; with
     /// -f it removes the references and leaves the image, dangling, until the container
     /// is gone (`pelagos image prune` removes it then).
-    #[command(alias = "remove", alias = "rmi")]
+    #[command(alias = "remove")]
     Rm {
         /// Image references or ids.
         #[arg(required = true)]
