@@ -11,7 +11,7 @@
 //! 4. Commit: blobs, layers, image records, then references - only when everything
 //!    above passed, so a corrupt or truncated archive commits nothing.
 
-use super::plan::{plan_docker, plan_oci, Planned};
+use super::plan::{plan, Planned};
 use super::stage::{self, Staged};
 use crate::digest::Digest;
 use crate::layer_fetch::{decompress, unpack_hashed};
@@ -219,16 +219,7 @@ pub fn load(
     let mut staged = stage::stage(store, reader, source, &mut |name, size| {
         progress(LoadEvent::Entry { name, size })
     })?;
-    let plans = if staged.get("index.json").is_some() {
-        plan_oci(&staged, source)?
-    } else if staged.get("manifest.json").is_some() {
-        plan_docker(&staged, source)?
-    } else {
-        return Err(LoadError::not_archive(
-            source,
-            "it has neither index.json (OCI layout) nor manifest.json (docker-archive)",
-        ));
-    };
+    let plans = plan(&staged, source)?;
     if plans.is_empty() {
         return Err(LoadError::not_archive(source, "it lists no images"));
     }

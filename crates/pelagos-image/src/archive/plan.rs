@@ -43,11 +43,7 @@ pub(super) struct Planned {
 }
 
 /// Read a staged JSON document (at most [`MAX_JSON`] bytes).
-pub(super) fn read_json_entry(
-    staged: &Staged,
-    entry: &str,
-    source: &str,
-) -> Result<Vec<u8>, LoadError> {
+fn read_json_entry(staged: &Staged, entry: &str, source: &str) -> Result<Vec<u8>, LoadError> {
     let f = staged
         .get(entry)
         .ok_or_else(|| LoadError::doc(source, entry, "missing from the archive"))?;
@@ -112,16 +108,36 @@ fn names(d: &Descriptor) -> Vec<ImageRef> {
         .collect()
 }
 
-pub(super) fn plan_oci(staged: &Staged, source: &str) -> Result<Vec<Planned>, LoadError> {
+/// The images of the archive: from `index.json` when there is one (OCI layout, also
+/// in Docker 25+ docker-archives), else from `manifest.json`.
+pub(super) fn plan(staged: &Staged, source: &str) -> Result<Vec<Planned>, LoadError> {
+    let drafts = if staged.get("index.json").is_some() {
+        oci_drafts(staged, source)?
+    } else if staged.get("manifest.json").is_some() {
+        docker_drafts(staged, source)?
+    } else {
+        return Err(LoadError::NotArchive {
+            source_name: source.to_string(),
+            detail: "it has neither index.json (OCI layout) nor manifest.json (docker-archive)"
+                .into(),
+        });
+    };
+    drafts
+        .into_iter()
+        .map(|d| finish_plan(staged, source, d))
+        .collect()
+}
+
+fn oci_drafts(staged: &Staged, source: &str) -> Result<Vec<Draft>, LoadError> {
     let body = read_json_entry(staged, "index.json", source)?;
     let index: Index =
         serde_json::from_slice(&body).map_err(|e| LoadError::doc(source, "index.json", e))?;
-    let mut plans: Vec<Planned> = Vec::new();
+    let mut drafts: Vec<Draft> = Vec::new();
     for d in &index.manifests {
         let refs = names(d);
         let (manifest_digest, bytes, manifest) = resolve_manifest(staged, d, source)?;
         // Several index entries name one image under different tags.
-        if let Some(p) = plans
+        if let Some(p) = drafts
             .iter_mut()
             .find(|p| p.manifest_entry.as_deref() == Some(&entry_of(&manifest_digest)))
         {
@@ -151,21 +167,18 @@ pub(super) fn plan_oci(staged: &Staged, source: &str) -> Result<Vec<Planned>, Lo
                 comp,
             });
         }
-        let draft = Draft {
+        let media_type = manifest.media_type.clone();
+        drafts.push(Draft {
             manifest_entry: Some(entry_of(&manifest_digest)),
+            media_type: media_type.unwrap_or_else(|| d.media_type.clone()),
             manifest_bytes: bytes,
-            media_type: manifest
-                .media_type
-                .clone()
-                .unwrap_or_else(|| d.media_type.clone()),
             config_entry,
             config_digest,
-            layers,
             references: refs,
-        };
-        plans.push(finish_plan(staged, source, draft)?);
+            layers,
+        });
     }
-    Ok(plans)
+    Ok(drafts)
 }
 
 fn entry_of(d: &Digest) -> String {
@@ -272,11 +285,11 @@ fn finish_plan(staged: &Staged, source: &str, d: Draft) -> Result<Planned, LoadE
     })
 }
 
-pub(super) fn plan_docker(staged: &Staged, source: &str) -> Result<Vec<Planned>, LoadError> {
+fn docker_drafts(staged: &Staged, source: &str) -> Result<Vec<Draft>, LoadError> {
     let body = read_json_entry(staged, "manifest.json", source)?;
     let entries: Vec<Entry> =
         serde_json::from_slice(&body).map_err(|e| LoadError::doc(source, "manifest.json", e))?;
-    let mut plans = Vec::new();
+    let mut drafts = Vec::new();
     for (n, e) in entries.iter().enumerate() {
         let what = format!("image {} of manifest.json", n + 1);
         let missing = |w: String, path: &str| LoadError::MissingBlob {
@@ -310,7 +323,7 @@ pub(super) fn plan_docker(staged: &Staged, source: &str) -> Result<Vec<Planned>,
         let manifest = docker::synthesize((&config_digest, cfg.size), &sizes);
         let bytes = serde_json::to_vec(&manifest)
             .map_err(|e| LoadError::doc(source, "manifest.json", e))?;
-        let refs: Vec<ImageRef> = e
+        let references: Vec<ImageRef> = e
             .repo_tags
             .iter()
             .flatten()
@@ -319,21 +332,17 @@ pub(super) fn plan_docker(staged: &Staged, source: &str) -> Result<Vec<Planned>,
         let config_entry = staged
             .resolve(&e.config)
             .unwrap_or_else(|| e.config.clone());
-        let draft = Draft {
+        drafts.push(Draft {
+            media_type: manifest.media_type.unwrap_or_else(|| OCI_MANIFEST.into()),
             manifest_entry: None,
             manifest_bytes: bytes,
-            media_type: manifest
-                .media_type
-                .clone()
-                .unwrap_or_else(|| OCI_MANIFEST.into()),
-            config_entry,
             config_digest,
+            config_entry,
             layers,
-            references: refs,
-        };
-        plans.push(finish_plan(staged, source, draft)?);
+            references,
+        });
     }
-    Ok(plans)
+    Ok(drafts)
 }
 
 /// Compression of a staged layer, from its magic bytes.
