@@ -3,17 +3,20 @@
 //! A custom harness (registries start once, stop by PID at the end); cases that
 //! cannot run are skipped visibly, and with `CI=true` that is a failure.
 
-#[path = "../../pelagos-image/tests/registry/fixture.rs"]
-mod fixture;
+#[path = "image_cli/archive.rs"]
+mod archive;
+#[path = "image_cli/podman.rs"]
+mod podman;
+#[path = "image_cli/store_cmds.rs"]
+mod store_cmds;
 
-use fixture::Fixture;
+use pelagos_testsupport::harness::ensure;
+use pelagos_testsupport::registry::Fixture;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-type Case = fn(&Fixture) -> Result<(), String>;
-
-const CASES: &[(&str, Case)] = &[
+const CASES: &[(&str, pelagos_testsupport::harness::Case<Fixture>)] = &[
     ("pull_ls_inspect_tag_rm", pull_ls_inspect_tag_rm),
     ("pull_errors_exit_125", pull_errors_exit_125),
     ("password_stdin_and_ca", password_stdin_and_ca),
@@ -23,62 +26,38 @@ const CASES: &[(&str, Case)] = &[
         sigkill_during_pull_then_repull,
     ),
     ("tls_token_and_broken_layers", tls_token_and_broken_layers),
+    ("save_rm_load_round_trip", archive::save_rm_load_round_trip),
+    (
+        "load_rejects_broken_archives",
+        archive::load_rejects_broken_archives,
+    ),
+    (
+        "podman_archives_both_ways",
+        podman::podman_archives_both_ways,
+    ),
+    ("history_table_and_json", store_cmds::history_table_and_json),
+    (
+        "prune_dangling_and_unused",
+        store_cmds::prune_dangling_and_unused,
+    ),
+    ("check_finds_corruption", store_cmds::check_finds_corruption),
+    (
+        "save_errors_and_global_root",
+        store_cmds::save_errors_and_global_root,
+    ),
 ];
 
 fn main() {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let selected: Vec<&(&str, Case)> = CASES
-        .iter()
-        .filter(|(n, _)| filter.as_ref().is_none_or(|f| n.contains(f.as_str())))
-        .collect();
-    let f = match Fixture::start() {
-        Ok(f) => f,
-        Err(why) => {
-            for (n, _) in &selected {
-                println!("test {n} ... SKIPPED ({why})");
-            }
-            println!("0 passed, 0 failed, {} skipped", selected.len());
-            if ci {
-                eprintln!("CI=true: the registry fixtures must run: {why}");
-                std::process::exit(1);
-            }
-            return;
-        }
-    };
-    let (mut passed, mut failed) = (0, 0);
-    for (name, case) in &selected {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| case(&f))) {
-            Ok(Ok(())) => {
-                passed += 1;
-                println!("test {name} ... ok");
-            }
-            Ok(Err(m)) => {
-                failed += 1;
-                println!("test {name} ... FAILED: {m}");
-            }
-            Err(_) => {
-                failed += 1;
-                println!("test {name} ... FAILED (panicked)");
-            }
-        }
-    }
-    drop(f);
-    println!("{passed} passed, {failed} failed, 0 skipped");
-    if failed > 0 {
-        std::process::exit(1);
-    }
-}
-
-fn ensure(c: bool, m: impl Into<String>) -> Result<(), String> {
-    if c {
-        Ok(())
-    } else {
-        Err(m.into())
-    }
+    pelagos_testsupport::harness::run(CASES, Fixture::start);
 }
 
 fn pelagos(root: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    pelagos_bytes(root, args, stdin.map(str::as_bytes))
+}
+
+/// Runs `pelagos args...` with the store below `root`, feeding `stdin` from a thread
+/// (an archive may be larger than the pipe buffer).
+fn pelagos_bytes(root: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pelagos"));
     cmd.args(args)
         .env("PELAGOS_ROOT", root)
@@ -90,11 +69,43 @@ fn pelagos(root: &Path, args: &[&str], stdin: Option<&str>) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn pelagos");
-    if let (Some(s), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        use std::io::Write;
-        pipe.write_all(s.as_bytes()).expect("write stdin");
+    let feeder = match (stdin, child.stdin.take()) {
+        (Some(s), Some(mut pipe)) => {
+            let data = s.to_vec();
+            Some(std::thread::spawn(move || {
+                use std::io::Write;
+                // The command may stop reading early (an error); that is its verdict.
+                let _ = pipe.write_all(&data);
+            }))
+        }
+        _ => None,
+    };
+    let out = child.wait_with_output().expect("wait pelagos");
+    if let Some(h) = feeder {
+        let _ = h.join();
     }
-    child.wait_with_output().expect("wait pelagos")
+    out
+}
+
+/// Pulls `name` from the anonymous fixture registry; returns the full reference.
+fn pull(f: &Fixture, root: &Path, name: &str) -> Result<String, String> {
+    let r = format!("{}/{name}", f.anon);
+    ok(
+        &pelagos(root, &["image", "pull", "-q", "--insecure", &r], None),
+        &format!("pull {r}"),
+    )?;
+    Ok(r)
+}
+
+/// The command failed with exit code 125; returns its stderr.
+fn fails(o: &Output, what: &str) -> Result<String, String> {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    ensure(
+        o.status.code() == Some(125),
+        format!("{what}: want exit 125, got {:?}: {err}", o.status.code()),
+    )?;
+    println!("    {what}: {}", err.trim_end());
+    Ok(err)
 }
 
 fn ok(o: &Output, what: &str) -> Result<String, String> {
@@ -306,11 +317,7 @@ fn sigkill_during_pull_then_repull(f: &Fixture) -> Result<(), String> {
         &pelagos(t.path(), &["image", "pull", "--insecure", &r], None),
         "re-pull",
     )?;
-    let problems = store_of(t.path()).check().map_err(|e| e.to_string())?;
-    ensure(
-        problems.is_empty(),
-        format!("after kill + re-pull: {problems:?}"),
-    )
+    archive::consistent(t.path(), 1)
 }
 
 fn tls_token_and_broken_layers(f: &Fixture) -> Result<(), String> {

@@ -6,6 +6,9 @@
 //! <bundle>/rootfs        overlay mount point
 //! <bundle>/upper, work   overlay upper and work dirs
 //! ```
+//!
+//! Creating a bundle registers its container's use of the image in the store (see
+//! [`crate::usage`]); [`destroy`] unmounts, removes and releases it.
 
 use crate::fsops;
 use crate::manifest::{ImageConfig, ManifestError};
@@ -123,6 +126,9 @@ pub struct BundleOptions {
     pub hostname: Option<String>,
     /// How to build the rootfs.
     pub rootfs: RootfsMode,
+    /// The container the bundle is for: names its use of the image. When `None`, a
+    /// name derived from the bundle directory (`bundle-<hash of its path>`) is used.
+    pub container: Option<String>,
 }
 
 /// A created bundle.
@@ -134,6 +140,8 @@ pub struct Bundle {
     pub rootfs: PathBuf,
     /// The generated runtime spec (also in `config.json`).
     pub spec: Spec,
+    /// The holder of the image use registered for this bundle.
+    pub holder: String,
 }
 
 /// The command line: entrypoint + cmd with overrides applied.
@@ -273,6 +281,46 @@ pub fn create(
             source,
         }
     })?;
+    std::fs::create_dir_all(dir).map_err(io(dir, "create directory"))?;
+    let holder = match &opts.container {
+        Some(c) => c.clone(),
+        None => derived_holder(dir)?,
+    };
+    // Registered before the rootfs exists, so no `rm` can take the layers from under it.
+    store.register_use(&holder, image, dir)?;
+    let res = build(store, image, &cfg, dir, opts);
+    match res {
+        Ok((rootfs, spec)) => Ok(Bundle {
+            dir: dir.to_path_buf(),
+            rootfs,
+            spec,
+            holder,
+        }),
+        Err(e) => {
+            if let Err(re) = store.release_use(&holder) {
+                tracing::warn!("releasing image use {holder}: {re}");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `bundle-<16 hex of sha256 of the absolute bundle path>`.
+fn derived_holder(dir: &Path) -> Result<String, BundleError> {
+    let abs = std::fs::canonicalize(dir).map_err(io(dir, "resolve path"))?;
+    let d = crate::Digest::of_bytes(abs.as_os_str().as_encoded_bytes());
+    Ok(format!("bundle-{}", &d.hex()[..16]))
+}
+
+/// The rootfs and config of [`create`], after the use is registered.
+fn build(
+    store: &Store,
+    image: &ImageRecord,
+    cfg: &ImageConfig,
+    dir: &Path,
+    opts: &BundleOptions,
+) -> Result<(PathBuf, Spec), BundleError> {
+    let id = image.config_digest.to_string();
     let mut lowers = Vec::new();
     let mut base_first = Vec::new();
     for l in image.layers.iter().rev() {
@@ -287,18 +335,13 @@ pub fn create(
         base_first.insert(0, p);
     }
     let rootfs = dir.join("rootfs");
-    std::fs::create_dir_all(dir).map_err(io(dir, "create directory"))?;
     // The rootfs holds the image's setuid binaries; host users must not reach them.
     std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .map_err(io(dir, "chmod 0700"))?;
     if opts.rootfs == RootfsMode::Copy {
         std::fs::create_dir_all(&rootfs).map_err(io(&rootfs, "create directory"))?;
         crate::flatten::flatten(&base_first, &rootfs)?;
-        return finish(&cfg, &rootfs, dir, opts, &id).map(|spec| Bundle {
-            dir: dir.to_path_buf(),
-            rootfs,
-            spec,
-        });
+        return finish(cfg, &rootfs, dir, opts, &id).map(|spec| (rootfs, spec));
     }
     let (upper, work) = (dir.join("upper"), dir.join("work"));
     for d in [&rootfs, &upper, &work] {
@@ -327,15 +370,11 @@ pub fn create(
         data.as_c_str(),
     )
     .map_err(io(&rootfs, "mount overlay"))?;
-    let res = finish(&cfg, &rootfs, dir, opts, &id);
+    let res = finish(cfg, &rootfs, dir, opts, &id);
     if res.is_err() {
         let _ = rustix::mount::unmount(&rootfs, UnmountFlags::DETACH);
     }
-    res.map(|spec| Bundle {
-        dir: dir.to_path_buf(),
-        rootfs,
-        spec,
-    })
+    res.map(|spec| (rootfs, spec))
 }
 
 fn finish(
@@ -391,7 +430,15 @@ fn ensure_workdir(rootfs: &Path, cwd: PathBuf) {
     }
 }
 
+/// Unmount and remove a bundle made by [`create`], then release its image use.
+pub fn destroy(store: &Store, bundle: &Bundle) -> Result<(), BundleError> {
+    remove(&bundle.dir)?;
+    store.release_use(&bundle.holder)?;
+    Ok(())
+}
+
 /// Unmount the rootfs of a bundle made by [`create`] and remove the bundle directory.
+/// The image use stays registered; see [`destroy`].
 pub fn remove(dir: &Path) -> Result<(), BundleError> {
     let rootfs = dir.join("rootfs");
     match rustix::mount::unmount(&rootfs, UnmountFlags::empty()) {

@@ -122,18 +122,33 @@ fn unpack_stream(
             pos: 0,
         },
     );
-    let reader: Box<dyn Read> = match comp {
+    let reader = decompress(input, comp).map_err(UnpackError::Archive)?;
+    let diff_id = unpack_hashed(reader, dir.path())?;
+    Ok((diff_id, dir))
+}
+
+/// `input` decompressed as `comp` says.
+pub(crate) fn decompress<'a, R: io::BufRead + 'a>(
+    input: R,
+    comp: Compression,
+) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match comp {
         Compression::None => Box::new(input),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
-        Compression::Zstd => {
-            Box::new(zstd::stream::read::Decoder::with_buffer(input).map_err(UnpackError::Archive)?)
-        }
-    };
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
+    })
+}
+
+/// Unpack the layer tar `reader` yields into `dir`; returns its diff_id.
+pub(crate) fn unpack_hashed(
+    reader: impl Read,
+    dir: &std::path::Path,
+) -> Result<Digest, UnpackError> {
     let mut hashing = HashingReader::new(reader);
-    unpack::unpack_layer(&mut hashing, dir.path(), &UnpackOptions::default())?;
+    unpack::unpack_layer(&mut hashing, dir, &UnpackOptions::default())?;
     // The tar reader may stop before trailing padding; the diff_id covers all of it.
     io::copy(&mut hashing, &mut io::sink()).map_err(UnpackError::Archive)?;
-    Ok((hashing.finish().0, dir))
+    Ok(hashing.finish().0)
 }
 
 /// Reads the chunks a [`Tee`] sends; end of stream when the sender is gone.

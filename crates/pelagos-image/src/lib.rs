@@ -4,12 +4,19 @@
 //! all four Accept types) -> [`platform`] (pick from an index) -> [`store`] (blobs
 //! verified by digest, layers unpacked by [`unpack`] and verified by diff_id, then
 //! committed by rename) -> image record. [`bundle`] turns a stored image into an OCI
-//! bundle with an overlayfs rootfs. Directory locations come from the caller.
+//! bundle with an overlayfs rootfs and registers the container's use of the image
+//! ([`usage`]). [`archive`] saves and loads image tars, [`history`] reads build
+//! history, [`gc`] removes and prunes, [`check`] verifies the store. Directory
+//! locations come from the caller.
 
+pub mod archive;
 pub mod bundle;
+pub mod check;
 pub mod digest;
 pub mod flatten;
 pub mod fsops;
+pub mod gc;
+pub mod history;
 mod layer_fetch;
 pub mod manifest;
 pub mod platform;
@@ -18,6 +25,7 @@ pub mod reference;
 pub mod registry;
 pub mod store;
 pub mod unpack;
+pub mod usage;
 pub mod user;
 
 pub use digest::Digest;

@@ -5,6 +5,7 @@
 //! <root>/layers/sha256/<diff_id hex>/ unpacked layers, shared by every image using them
 //! <root>/images/<manifest hex>.json  image records (manifest, config, layers)
 //! <root>/refs/<sha256 of ref>.json   reference -> manifest digest
+//! <root>/uses/<container>.json       an image in use by a container (see [`crate::usage`])
 //! <root>/tmp/<pid>-<n>-<kind>        work in progress; never looks complete
 //! ```
 //!
@@ -56,9 +57,23 @@ pub enum StoreError {
     /// Several images match an id prefix.
     #[error("image id prefix {0:?} is ambiguous; give more characters")]
     Ambiguous(String),
+    /// Containers still use the image.
+    #[error("image {image} is in use by container {}; stop and remove it first or use -f", containers.join(", "))]
+    InUse {
+        /// The image (reference or id as the user named it).
+        image: String,
+        /// The containers using it.
+        containers: Vec<String>,
+    },
+    /// A container id cannot name a use record.
+    #[error("invalid container id {0:?}: expected 1-128 of [A-Za-z0-9_.-], starting with a letter or digit")]
+    InvalidHolder(String),
 }
 
-fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> StoreError + 'a {
+pub(crate) fn io_err<'a>(
+    path: &'a Path,
+    op: &'static str,
+) -> impl FnOnce(io::Error) -> StoreError + 'a {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
         op,
@@ -162,7 +177,7 @@ impl Drop for TempDir {
 }
 
 /// Remove a tree that may hold mode-0000 dirs or immutable-looking entries.
-fn remove_tree(path: &Path) -> io::Result<()> {
+pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("/"));
     let dir = crate::fsops::open_root(parent).map_err(io::Error::other)?;
     let name = path.file_name().unwrap_or_default();
@@ -186,7 +201,14 @@ impl Store {
     /// Open (creating if needed) the store at `root` and sweep temp entries left by
     /// processes that no longer exist.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
-        for sub in ["blobs/sha256", "layers/sha256", "images", "refs", "tmp"] {
+        for sub in [
+            "blobs/sha256",
+            "layers/sha256",
+            "images",
+            "refs",
+            "uses",
+            "tmp",
+        ] {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(io_err(&p, "create directory"))?;
         }
@@ -246,15 +268,13 @@ impl Store {
         };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
-            let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-            if !alive && name != "lock" {
+            if !temp_owner_alive(&name) && name != "lock" {
                 let _ = remove_tree(&e.path());
             }
         }
     }
 
-    fn tmp_name(&self, kind: &str) -> PathBuf {
+    pub(crate) fn tmp_name(&self, kind: &str) -> PathBuf {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -365,13 +385,13 @@ impl Store {
         Ok(dest)
     }
 
-    fn image_path(&self, manifest: &Digest) -> PathBuf {
+    pub(crate) fn image_path(&self, manifest: &Digest) -> PathBuf {
         self.root
             .join("images")
             .join(format!("{}.json", manifest.hex()))
     }
 
-    fn ref_path(&self, reference: &str) -> PathBuf {
+    pub(crate) fn ref_path(&self, reference: &str) -> PathBuf {
         self.root.join("refs").join(format!(
             "{}.json",
             Digest::of_bytes(reference.as_bytes()).hex()
@@ -473,133 +493,7 @@ impl Store {
         }
     }
 
-    /// Remove an image record whose last reference is gone, and the blobs only it used.
-    /// Unpacked layers still used by another image are kept.
-    pub fn remove_image(&self, manifest: &Digest) -> Result<(), StoreError> {
-        let _lock = self.lock_exclusive()?;
-        let Some(img) = self.image(manifest)? else {
-            return Ok(());
-        };
-        let others: Vec<ImageRecord> = self
-            .images()?
-            .into_iter()
-            .filter(|i| &i.manifest_digest != manifest)
-            .collect();
-        let p = self.image_path(manifest);
-        fs::remove_file(&p).map_err(io_err(&p, "remove image record"))?;
-        for l in &img.layers {
-            let shared = others
-                .iter()
-                .any(|o| o.layers.iter().any(|ol| ol.diff_id == l.diff_id));
-            if !shared {
-                let lp = self.layer_path(&l.diff_id);
-                // Move out of sight first so a half-removed layer never looks complete.
-                let t = self.tmp_name("rm");
-                if fs::rename(&lp, &t).is_ok() {
-                    remove_tree(&t).map_err(io_err(&t, "remove layer"))?;
-                }
-            }
-            if !others
-                .iter()
-                .any(|o| o.layers.iter().any(|ol| ol.digest == l.digest))
-            {
-                let _ = fs::remove_file(self.blob_path(&l.digest));
-            }
-        }
-        let keep = |d: &Digest| {
-            others.iter().any(|o| {
-                &o.config_digest == d
-                    || &o.manifest_digest == d
-                    || o.index_digest.as_ref() == Some(d)
-            })
-        };
-        for d in [
-            Some(&img.config_digest),
-            Some(&img.manifest_digest),
-            img.index_digest.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if !keep(d) {
-                let _ = fs::remove_file(self.blob_path(d));
-            }
-        }
-        Ok(())
-    }
-
-    /// Consistency check: every blob hashes to its name, every record's layers and
-    /// blobs exist, every reference points at a recorded image, and `tmp/` holds only
-    /// work of live processes. Returns the problems found (empty when consistent).
-    pub fn check(&self) -> Result<Vec<String>, StoreError> {
-        let mut problems = Vec::new();
-        let blobs = self.root.join("blobs/sha256");
-        for e in fs::read_dir(&blobs)
-            .map_err(io_err(&blobs, "list"))?
-            .flatten()
-        {
-            let name = e.file_name().to_string_lossy().into_owned();
-            match Digest::parse(&format!("sha256:{name}")) {
-                Ok(d) => {
-                    if let Err(err) = self.verify_blob_file(&d) {
-                        problems.push(err.to_string());
-                    }
-                }
-                Err(_) => problems.push(format!("stray file in blobs: {name}")),
-            }
-        }
-        let images = self.images()?;
-        for img in &images {
-            for l in &img.layers {
-                if !self.has_layer(&l.diff_id) {
-                    problems.push(format!(
-                        "image {} lacks layer {}",
-                        img.manifest_digest, l.diff_id
-                    ));
-                }
-            }
-            for d in [&img.manifest_digest, &img.config_digest] {
-                if !self.has_blob(d) {
-                    problems.push(format!("image {} lacks blob {d}", img.manifest_digest));
-                }
-            }
-        }
-        for r in self.refs()? {
-            if !images
-                .iter()
-                .any(|i| i.manifest_digest == r.manifest_digest)
-            {
-                problems.push(format!(
-                    "reference {} points at missing image {}",
-                    r.reference, r.manifest_digest
-                ));
-            }
-        }
-        let tmp = self.root.join("tmp");
-        for e in fs::read_dir(&tmp).map_err(io_err(&tmp, "list"))?.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
-            if !pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists()) {
-                problems.push(format!("stale temp entry {name}"));
-            }
-        }
-        Ok(problems)
-    }
-
-    /// Stream-hash a stored blob against its name.
-    fn verify_blob_file(&self, d: &Digest) -> Result<(), StoreError> {
-        let p = self.blob_path(d);
-        let f = File::open(&p).map_err(io_err(&p, "open blob"))?;
-        let mut r = crate::digest::HashingReader::new(io::BufReader::new(f));
-        io::copy(&mut r, &mut io::sink()).map_err(io_err(&p, "read blob"))?;
-        let (actual, _) = r.finish();
-        if &actual != d {
-            return Err(StoreError::BlobMismatch { path: p, actual });
-        }
-        Ok(())
-    }
-
-    fn write_json<T: Serialize>(&self, dest: &Path, v: &T) -> Result<(), StoreError> {
+    pub(crate) fn write_json<T: Serialize>(&self, dest: &Path, v: &T) -> Result<(), StoreError> {
         let data = serde_json::to_vec_pretty(v).map_err(|e| StoreError::Io {
             path: dest.to_path_buf(),
             op: "serialize",
@@ -641,7 +535,13 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(io_err(dir, "fsync directory"))
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(p: &Path) -> Result<Option<T>, StoreError> {
+/// Whether the process that created temp entry `name` (`<pid>-...`) still runs.
+pub(crate) fn temp_owner_alive(name: &str) -> bool {
+    let pid = name.split('-').next().and_then(|p| p.parse::<u32>().ok());
+    pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists())
+}
+
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(p: &Path) -> Result<Option<T>, StoreError> {
     match fs::read(p) {
         Ok(data) => serde_json::from_slice(&data)
             .map(Some)

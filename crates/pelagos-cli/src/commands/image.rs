@@ -1,22 +1,21 @@
-//! `pelagos image ...`: pull, ls, inspect, rm, tag.
+//! `pelagos image ...`: pull, ls, inspect, rm, tag here; save, load, history, prune
+//! and check in their own modules.
 
+mod check;
+mod history;
+mod load;
 mod progress;
+mod prune;
+mod save;
+mod transfer;
 
 use anyhow::{bail, Context, Result};
 use pelagos::Paths;
-use pelagos_image::store::{ImageRecord, Store};
+use pelagos_image::store::{ImageRecord, Store, StoreError};
 use pelagos_image::{Credentials, ImageRef, Platform, PullOptions, Registry, RegistryOptions};
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// Options every image subcommand takes.
-#[derive(clap::Args, Clone, Debug)]
-pub struct StoreArgs {
-    /// Data root (default: $PELAGOS_ROOT, else /var/lib/pelagos as root).
-    #[arg(long, value_name = "DIR")]
-    pub root: Option<PathBuf>,
-}
 
 /// Output format of listings.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,28 +41,27 @@ pub enum ImageCommand {
         /// Print only image ids.
         #[arg(short, long)]
         quiet: bool,
-        #[command(flatten)]
-        store: StoreArgs,
     },
     /// Show image details as JSON.
     Inspect {
         /// Image references or ids.
         #[arg(required = true)]
         images: Vec<String>,
-        #[command(flatten)]
-        store: StoreArgs,
     },
-    /// Remove images.
+    /// Remove images (a reference, or an id with all its references).
+    ///
+    /// Removing the last reference removes the image and the layers no other image
+    /// shares. An image a container uses is kept: without -f the command refuses; with
+    /// -f it removes the references and leaves the image, dangling, until the container
+    /// is gone (`pelagos image prune` removes it then).
     #[command(alias = "remove")]
     Rm {
         /// Image references or ids.
         #[arg(required = true)]
         images: Vec<String>,
-        /// Remove an image id even when several references point at it.
+        /// Remove all references of an id; untag images in use instead of refusing.
         #[arg(short, long)]
         force: bool,
-        #[command(flatten)]
-        store: StoreArgs,
     },
     /// Give an image another reference.
     Tag {
@@ -71,9 +69,18 @@ pub enum ImageCommand {
         source: String,
         /// New reference.
         target: String,
-        #[command(flatten)]
-        store: StoreArgs,
     },
+    /// Write images to a tar archive (OCI layout or docker-archive).
+    Save(save::SaveArgs),
+    /// Read images from a tar archive made by `image save`, docker or podman.
+    Load(load::LoadArgs),
+    /// Show how an image was built, one row per step, newest first.
+    History(history::HistoryArgs),
+    /// Remove dangling images, then every blob and layer no image needs.
+    Prune(prune::PruneArgs),
+    /// Verify the image store: blob digests, layers, references, leftovers.
+    #[command(alias = "fsck")]
+    Check(check::CheckArgs),
 }
 
 /// Arguments of `pelagos image pull`.
@@ -99,38 +106,32 @@ pub struct PullArgs {
     /// Print only the image digest.
     #[arg(short, long)]
     pub quiet: bool,
-    #[command(flatten)]
-    pub store: StoreArgs,
 }
 
-/// Run an image subcommand.
-pub fn run(cmd: ImageCommand) -> ExitCode {
+/// Run an image subcommand against the store below `paths`.
+pub fn run(cmd: ImageCommand, paths: &Paths) -> ExitCode {
     let res = match cmd {
-        ImageCommand::Pull(a) => pull(a),
-        ImageCommand::Ls {
-            format,
-            quiet,
-            store,
-        } => ls(&store, format, quiet),
-        ImageCommand::Inspect { images, store } => inspect(&store, &images),
-        ImageCommand::Rm {
-            images,
-            force,
-            store,
-        } => rm(&store, &images, force),
-        ImageCommand::Tag {
-            source,
-            target,
-            store,
-        } => tag(&store, &source, &target),
+        ImageCommand::Pull(a) => pull(paths, a),
+        ImageCommand::Ls { format, quiet } => ls(paths, format, quiet),
+        ImageCommand::Inspect { images } => inspect(paths, &images),
+        ImageCommand::Rm { images, force } => rm(paths, &images, force),
+        ImageCommand::Tag { source, target } => tag(paths, &source, &target),
+        ImageCommand::Save(a) => save::run(paths, &a),
+        ImageCommand::Load(a) => load::run(paths, &a),
+        ImageCommand::History(a) => history::run(paths, &a),
+        ImageCommand::Prune(a) => prune::run(paths, &a),
+        ImageCommand::Check(a) => return check::run(paths, &a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pelagos: error: {e:#}");
-            ExitCode::from(125)
-        }
+        Err(e) => fail(&e),
     }
+}
+
+/// Report an error the docker way: message on stderr, exit code 125.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("pelagos: error: {e:#}");
+    ExitCode::from(125)
 }
 
 /// Print a line on stdout; a closed pipe (`| head`) ends output quietly.
@@ -143,13 +144,12 @@ fn out(line: &str) -> Result<()> {
     }
 }
 
-fn open_store(a: &StoreArgs) -> Result<Store> {
-    let paths = Paths::resolve(a.root.as_deref());
+fn open_store(paths: &Paths) -> Result<Store> {
     let dir = paths.image_store();
     Store::open(&dir).with_context(|| format!("opening image store {}", dir.display()))
 }
 
-fn pull(a: PullArgs) -> Result<()> {
+fn pull(paths: &Paths, a: PullArgs) -> Result<()> {
     let image = ImageRef::parse(&a.reference)?;
     let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
     let credentials = match &a.username {
@@ -178,7 +178,7 @@ fn pull(a: PullArgs) -> Result<()> {
         ca_files: a.ca_files.clone(),
         credentials,
     };
-    let store = open_store(&a.store)?;
+    let store = open_store(paths)?;
     let registry = Registry::new(&opts)?;
     let reporter = progress::Reporter::new(!a.quiet && std::io::stderr().is_terminal(), a.quiet);
     if !a.quiet {
@@ -265,8 +265,8 @@ fn human_size(n: u64) -> String {
     }
 }
 
-fn ls(a: &StoreArgs, format: Format, quiet: bool) -> Result<()> {
-    let store = open_store(a)?;
+fn ls(paths: &Paths, format: Format, quiet: bool) -> Result<()> {
+    let store = open_store(paths)?;
     let rows = rows(&store)?;
     if quiet {
         for r in &rows {
@@ -319,8 +319,8 @@ fn inspect_one(store: &Store, name: &str) -> Result<serde_json::Value> {
     }))
 }
 
-fn inspect(a: &StoreArgs, names: &[String]) -> Result<()> {
-    let store = open_store(a)?;
+fn inspect(paths: &Paths, names: &[String]) -> Result<()> {
+    let store = open_store(paths)?;
     let mut docs = Vec::new();
     let mut failed = Vec::new();
     for n in names {
@@ -347,34 +347,44 @@ fn rm_one(store: &Store, name: &str, force: bool) -> Result<()> {
     let as_ref = ImageRef::parse(name)
         .ok()
         .filter(|r| refs.contains(&r.to_string()));
-    match as_ref {
-        Some(r) => {
-            store.remove_ref(&r)?;
-            out(&format!("untagged: {r}"))?;
-            if refs.len() > 1 {
-                return Ok(());
-            }
+    // Untagging one of several references never removes the image.
+    if let (Some(r), true) = (&as_ref, refs.len() > 1) {
+        store.remove_ref(r)?;
+        return out(&format!("untagged: {r}"));
+    }
+    if as_ref.is_none() && refs.len() > 1 && !force {
+        bail!(
+            "image {name} is referenced by {} (use --force to remove them all)",
+            refs.join(", ")
+        );
+    }
+    let users = store.users_of(&img.manifest_digest)?;
+    if !users.is_empty() && !force {
+        return Err(StoreError::InUse {
+            image: name.to_string(),
+            containers: users,
         }
-        None => {
-            if refs.len() > 1 && !force {
-                bail!(
-                    "image {name} is referenced by {} (use --force to remove them all)",
-                    refs.join(", ")
-                );
-            }
-            for r in refs.iter().filter_map(|r| ImageRef::parse(r).ok()) {
-                store.remove_ref(&r)?;
-                out(&format!("untagged: {r}"))?;
-            }
-        }
+        .into());
+    }
+    for r in refs.iter().filter_map(|r| ImageRef::parse(r).ok()) {
+        store.remove_ref(&r)?;
+        out(&format!("untagged: {r}"))?;
+    }
+    if !users.is_empty() {
+        eprintln!(
+            "image {} stays, untagged, while container {} uses it; `pelagos image prune` removes it once released",
+            img.config_digest,
+            users.join(", ")
+        );
+        return Ok(());
     }
     store.remove_image(&img.manifest_digest)?;
     out(&format!("deleted: {}", img.config_digest))?;
     Ok(())
 }
 
-fn rm(a: &StoreArgs, names: &[String], force: bool) -> Result<()> {
-    let store = open_store(a)?;
+fn rm(paths: &Paths, names: &[String], force: bool) -> Result<()> {
+    let store = open_store(paths)?;
     let failed: Vec<String> = names
         .iter()
         .filter_map(|n| rm_one(&store, n, force).err().map(|e| format!("{e:#}")))
@@ -385,8 +395,8 @@ fn rm(a: &StoreArgs, names: &[String], force: bool) -> Result<()> {
     Ok(())
 }
 
-fn tag(a: &StoreArgs, source: &str, target: &str) -> Result<()> {
-    let store = open_store(a)?;
+fn tag(paths: &Paths, source: &str, target: &str) -> Result<()> {
+    let store = open_store(paths)?;
     let img = store.lookup(source)?;
     let target = ImageRef::parse(target)?;
     store.set_ref(&target, &img.manifest_digest)?;

@@ -441,8 +441,7 @@ pub fn concurrent_pulls(f: &Fixture) -> Result<(), String> {
         n == 4 && tmp == 0,
         format!("{n} layers, {tmp} temp entries after concurrent pulls"),
     )?;
-    let _ = &e.dir;
-    Ok(())
+    consistent(&e.store)
 }
 
 fn list_under(root: &std::path::Path, rel: &str, out: &mut Vec<String>) {
@@ -461,13 +460,19 @@ fn list_under(root: &std::path::Path, rel: &str, out: &mut Vec<String>) {
     }
 }
 
-/// A bundle guard: unmounts and removes the bundle even when the case fails.
-struct BundleGuard(std::path::PathBuf);
+/// A bundle guard: unmounts and removes the bundle and releases its image use even
+/// when the case fails.
+struct BundleGuard(Store, std::path::PathBuf);
 
 impl Drop for BundleGuard {
     fn drop(&mut self) {
-        if let Err(e) = pelagos_image::bundle::remove(&self.0) {
-            eprintln!("bundle cleanup {}: {e}", self.0.display());
+        if let Err(e) = pelagos_image::bundle::remove(&self.1) {
+            eprintln!("bundle cleanup {}: {e}", self.1.display());
+        }
+        for u in self.0.uses().unwrap_or_default() {
+            if u.bundle == self.1 {
+                let _ = self.0.release_use(&u.holder);
+            }
         }
     }
 }
@@ -489,7 +494,7 @@ fn bundle_with(
         .dir
         .path()
         .join(format!("bundle-{}", r.replace([':', '/'], "-")));
-    let guard = BundleGuard(dir.clone());
+    let guard = BundleGuard(e.store.clone(), dir.clone());
     let b =
         pelagos_image::bundle::create(&e.store, &p.image, &dir, opts).map_err(|e| e.to_string());
     Ok((guard, b))
@@ -627,4 +632,51 @@ pub fn bundle_copy_rootfs(f: &Fixture) -> Result<(), String> {
     let shared =
         std::fs::metadata(&layer_ino).map(|m| m.ino()).ok() == Some(md("data/regular.txt")?.ino());
     ensure(!shared, "copy shares inodes with the layer store")
+}
+
+pub fn bundle_registers_use(f: &Fixture) -> Result<(), String> {
+    let e = env();
+    let (g, b) = bundle_of(f, &e, "busybox:latest")?;
+    let b = b?;
+    let img = e
+        .store
+        .lookup(&format!("{}/busybox:latest", f.anon))
+        .map_err(|e| e.to_string())?;
+    let users = e
+        .store
+        .users_of(&img.manifest_digest)
+        .map_err(|e| e.to_string())?;
+    ensure(users == [b.holder.clone()], format!("users {users:?}"))?;
+    let err = e
+        .store
+        .remove_image(&img.manifest_digest)
+        .err()
+        .ok_or("an image in use was removed")?
+        .to_string();
+    ensure(
+        err.contains(&format!("in use by container {}", b.holder)),
+        err,
+    )?;
+    let pruned = e
+        .store
+        .prune(pelagos_image::gc::PruneOptions { all: true })
+        .map_err(|e| e.to_string())?;
+    ensure(
+        pruned.images.is_empty() && e.store.has_layer(&img.layers[0].diff_id),
+        "prune -a removed an image in use",
+    )?;
+    consistent(&e.store)?;
+    pelagos_image::bundle::destroy(&e.store, &b).map_err(|e| e.to_string())?;
+    drop(g);
+    ensure(
+        e.store.uses().map_err(|e| e.to_string())?.is_empty(),
+        "use not released",
+    )?;
+    let r = pelagos_image::ImageRef::parse(&format!("{}/busybox:latest", f.anon))
+        .map_err(|e| e.to_string())?;
+    e.store.remove_ref(&r).map_err(|e| e.to_string())?;
+    e.store
+        .remove_image(&img.manifest_digest)
+        .map_err(|e| e.to_string())?;
+    consistent(&e.store)
 }

@@ -5,18 +5,15 @@
 //! `N passed, N failed, N skipped` line. Without the tools or root the cases are skipped
 //! visibly; with `CI=true` that is a failure.
 
-mod fixture;
 mod tree;
 
 use fixture::Fixture;
 use pelagos_image::pull::{NoProgress, PullError};
 use pelagos_image::registry::{Credentials, RegistryError};
 use pelagos_image::{ImageRef, Platform, PullOptions, Registry, RegistryOptions, Store};
-use std::panic::AssertUnwindSafe;
+use pelagos_testsupport::registry as fixture;
 
-type Case = fn(&Fixture) -> Result<(), String>;
-
-const CASES: &[(&str, Case)] = &[
+const CASES: &[(&str, pelagos_testsupport::harness::Case<Fixture>)] = &[
     ("pull_by_tag", cases::pull_by_tag),
     (
         "pull_by_digest_reuses_layers",
@@ -46,52 +43,11 @@ const CASES: &[(&str, Case)] = &[
     ("bundle_overlay_rootfs", cases::bundle_overlay_rootfs),
     ("bundle_users_and_config", cases::bundle_users_and_config),
     ("bundle_copy_rootfs", cases::bundle_copy_rootfs),
+    ("bundle_registers_use", cases::bundle_registers_use),
 ];
 
 fn main() {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let selected: Vec<&(&str, Case)> = CASES
-        .iter()
-        .filter(|(n, _)| filter.as_ref().is_none_or(|f| n.contains(f.as_str())))
-        .collect();
-    let fixture = match Fixture::start() {
-        Ok(f) => f,
-        Err(why) => {
-            for (n, _) in &selected {
-                println!("test {n} ... SKIPPED ({why})");
-            }
-            println!("0 passed, 0 failed, {} skipped", selected.len());
-            if ci {
-                eprintln!("CI=true: the registry fixtures must run: {why}");
-                std::process::exit(1);
-            }
-            return;
-        }
-    };
-    let (mut passed, mut failed) = (0, 0);
-    for (name, case) in &selected {
-        let r = std::panic::catch_unwind(AssertUnwindSafe(|| case(&fixture)));
-        match r {
-            Ok(Ok(())) => {
-                passed += 1;
-                println!("test {name} ... ok");
-            }
-            Ok(Err(msg)) => {
-                failed += 1;
-                println!("test {name} ... FAILED: {msg}");
-            }
-            Err(_) => {
-                failed += 1;
-                println!("test {name} ... FAILED (panicked)");
-            }
-        }
-    }
-    drop(fixture);
-    println!("{passed} passed, {failed} failed, 0 skipped");
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    pelagos_testsupport::harness::run(CASES, Fixture::start);
 }
 
 /// Helpers shared by the cases.
@@ -153,16 +109,17 @@ pub mod util {
         pull_with(store, &opts(f), r, None)
     }
 
-    pub fn ensure(cond: bool, msg: impl Into<String>) -> Result<(), String> {
-        if cond {
-            Ok(())
-        } else {
-            Err(msg.into())
-        }
+    pub use pelagos_testsupport::harness::ensure;
+
+    /// The store passes the consistency check.
+    pub fn consistent(store: &Store) -> Result<(), String> {
+        let problems = store.check().map_err(|e| e.to_string())?;
+        ensure(problems.is_empty(), format!("store check: {problems:?}"))
     }
 
-    /// The store holds no image, no ref and no temp leftovers.
+    /// The store holds no image, no ref and no temp leftovers, and is consistent.
     pub fn nothing_committed(store: &Store) -> Result<(), String> {
+        consistent(store)?;
         let imgs = store.images().map_err(|e| e.to_string())?;
         let refs = store.refs().map_err(|e| e.to_string())?;
         let tmp = std::fs::read_dir(store.root().join("tmp"))

@@ -1,4 +1,4 @@
-//! Starts the fixture registries (tests/fixtures/*.sh) in a private state dir on free
+//! Starts the fixture registries (`tests/fixtures/*.sh`) in a private state dir on free
 //! loopback ports, builds the test images once, and stops the registries by PID on drop.
 
 use std::collections::HashMap;
@@ -59,8 +59,7 @@ impl Fixture {
                 "missing tools {missing:?}: apt-get install $(cat tests/fixtures/APT-PACKAGES)"
             ));
         }
-        // The owner of /proc/self is our effective uid; no extra crate needed, so the
-        // CLI tests can include this file as is.
+        // The owner of /proc/self is our effective uid (this crate has no dependencies).
         let euid = std::os::unix::fs::MetadataExt::uid(
             &std::fs::metadata("/proc/self").map_err(|e| e.to_string())?,
         );
