@@ -6,23 +6,34 @@
 //! committed by rename) -> image record. [`bundle`] turns a stored image into an OCI
 //! bundle with an overlayfs rootfs. Directory locations come from the caller.
 
+mod auth;
+pub mod backoff;
 pub mod bundle;
 pub mod digest;
+pub mod docker_config;
 pub mod flatten;
 pub mod fsops;
+pub mod hosts;
 mod layer_fetch;
 pub mod manifest;
 pub mod platform;
 pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod registry;
+mod registry_error;
+pub mod registry_push;
 pub mod store;
+mod transport;
 pub mod unpack;
 pub mod user;
 
+pub use backoff::{RetryPolicy, Timeouts};
 pub use digest::Digest;
+pub use hosts::RegistriesConfig;
 pub use platform::Platform;
 pub use pull::{pull, Progress, PullError, PullEvent, PullOptions, Pulled};
+pub use push::{push, PushError, Pushed};
 pub use reference::ImageRef;
 pub use registry::{Credentials, Registry, RegistryError, RegistryOptions};
 pub use store::Store;

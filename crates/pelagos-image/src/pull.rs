@@ -193,15 +193,16 @@ pub async fn pull(
         image: name.clone(),
         source,
     };
-    registry.authenticate(image).await?;
     let _lock = store.lock_shared()?;
     let wanted = opts.platform.clone().unwrap_or_else(Platform::host);
+    let resolved = cx.resolve(&wanted).await;
+    cx.flush_warnings();
     let Resolved {
         index,
         manifest_body,
         manifest_digest,
         manifest,
-    } = cx.resolve(&wanted).await?;
+    } = resolved?;
     let (config_bytes, config_digest, config) = cx.config(&manifest).await?;
     let found = Platform {
         os: config.os.clone(),
@@ -232,13 +233,15 @@ pub async fn pull(
         let comp = manifest::layer_compression(desc).map_err(merr)?;
         plan.push((desc, digest, diff_id, comp));
     }
-    let results: Vec<(LayerRecord, bool)> = futures_util::stream::iter(
+    let results: Result<Vec<(LayerRecord, bool)>, PullError> = futures_util::stream::iter(
         plan.into_iter()
             .map(|(desc, digest, diff_id, comp)| cx.layer(desc, digest, diff_id, comp)),
     )
     .buffered(PARALLEL_LAYERS)
     .try_collect()
-    .await?;
+    .await;
+    cx.flush_warnings();
+    let results = results?;
     let downloaded = results.iter().filter(|r| r.1).count();
     let index_digest = match &index {
         Some((b, _)) => Some(store.put_blob_bytes(b)?),
@@ -279,6 +282,13 @@ struct Resolved {
 }
 
 impl Ctx<'_> {
+    /// Pass on what the registry client noticed (mirrors skipped).
+    fn flush_warnings(&self) {
+        for w in self.registry.take_warnings() {
+            self.progress.event(PullEvent::Warning(w));
+        }
+    }
+
     fn name(&self) -> String {
         self.image.to_string()
     }

@@ -1,12 +1,12 @@
 //! `pelagos image ...`: pull, ls, inspect, rm, tag.
 
-mod progress;
+pub(crate) mod progress;
 
 use anyhow::{bail, Context, Result};
 use pelagos::Paths;
 use pelagos_image::store::{ImageRecord, Store};
-use pelagos_image::{Credentials, ImageRef, Platform, PullOptions, Registry, RegistryOptions};
-use std::io::{IsTerminal, Read};
+use pelagos_image::{ImageRef, Platform, PullOptions, Registry};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,6 +33,8 @@ pub enum Format {
 pub enum ImageCommand {
     /// Download an image from a registry.
     Pull(PullArgs),
+    /// Upload an image to a registry, keeping its digests.
+    Push(super::push::PushArgs),
     /// List images.
     #[command(alias = "list")]
     Ls {
@@ -84,18 +86,8 @@ pub struct PullArgs {
     /// Platform to select from a multi-platform image (os/arch[/variant]).
     #[arg(long)]
     pub platform: Option<String>,
-    /// Reach the image's registry over plain HTTP.
-    #[arg(long)]
-    pub insecure: bool,
-    /// Extra CA certificate (PEM) to trust; repeatable.
-    #[arg(long = "ca-file", value_name = "PEM")]
-    pub ca_files: Vec<PathBuf>,
-    /// User name for the registry.
-    #[arg(long, short)]
-    pub username: Option<String>,
-    /// Read the password from standard input.
-    #[arg(long, requires = "username")]
-    pub password_stdin: bool,
+    #[command(flatten)]
+    pub registry: super::registry_args::RegistryArgs,
     /// Print only the image digest.
     #[arg(short, long)]
     pub quiet: bool,
@@ -107,6 +99,7 @@ pub struct PullArgs {
 pub fn run(cmd: ImageCommand) -> ExitCode {
     let res = match cmd {
         ImageCommand::Pull(a) => pull(a),
+        ImageCommand::Push(a) => super::push::run(a),
         ImageCommand::Ls {
             format,
             quiet,
@@ -134,7 +127,7 @@ pub fn run(cmd: ImageCommand) -> ExitCode {
 }
 
 /// Print a line on stdout; a closed pipe (`| head`) ends output quietly.
-fn out(line: &str) -> Result<()> {
+pub(crate) fn out(line: &str) -> Result<()> {
     use std::io::Write;
     let mut so = std::io::stdout().lock();
     match writeln!(so, "{line}") {
@@ -143,7 +136,7 @@ fn out(line: &str) -> Result<()> {
     }
 }
 
-fn open_store(a: &StoreArgs) -> Result<Store> {
+pub(crate) fn open_store(a: &StoreArgs) -> Result<Store> {
     let paths = Paths::resolve(a.root.as_deref());
     let dir = paths.image_store();
     Store::open(&dir).with_context(|| format!("opening image store {}", dir.display()))
@@ -152,43 +145,17 @@ fn open_store(a: &StoreArgs) -> Result<Store> {
 fn pull(a: PullArgs) -> Result<()> {
     let image = ImageRef::parse(&a.reference)?;
     let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
-    let credentials = match &a.username {
-        Some(u) => {
-            let mut password = String::new();
-            if a.password_stdin {
-                std::io::stdin()
-                    .read_to_string(&mut password)
-                    .context("reading password from stdin")?;
-            } else {
-                bail!("--username needs --password-stdin");
-            }
-            Some(Credentials {
-                username: u.clone(),
-                password: password.trim_end_matches(['\n', '\r']).to_string(),
-            })
-        }
-        None => None,
-    };
-    let opts = RegistryOptions {
-        insecure: if a.insecure {
-            vec![image.registry.clone()]
-        } else {
-            Vec::new()
-        },
-        ca_files: a.ca_files.clone(),
-        credentials,
-    };
+    let (opts, warnings) = super::registry_args::options(&a.registry, &image.registry, true)?;
     let store = open_store(&a.store)?;
     let registry = Registry::new(&opts)?;
     let reporter = progress::Reporter::new(!a.quiet && std::io::stderr().is_terminal(), a.quiet);
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
     if !a.quiet {
         eprintln!("pulling {image}");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = super::registry_args::runtime()?;
     let pulled = rt.block_on(pelagos_image::pull(
         &registry,
         &store,

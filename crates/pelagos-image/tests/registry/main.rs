@@ -12,6 +12,7 @@ use fixture::Fixture;
 use pelagos_image::pull::{NoProgress, PullError};
 use pelagos_image::registry::{Credentials, RegistryError};
 use pelagos_image::{ImageRef, Platform, PullOptions, Registry, RegistryOptions, Store};
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 
 type Case = fn(&Fixture) -> Result<(), String>;
@@ -121,15 +122,20 @@ pub mod util {
         RegistryOptions {
             insecure: vec![f.anon.clone(), f.token.clone()],
             ca_files: vec![f.ca()],
-            credentials: None,
+            ..Default::default()
         }
     }
 
-    pub fn creds(user: &str, pass: &str) -> Option<Credentials> {
-        Some(Credentials {
+    /// The same credentials for every fixture registry.
+    pub fn creds(f: &Fixture, user: &str, pass: &str) -> HashMap<String, Credentials> {
+        let c = Credentials {
             username: user.into(),
             password: pass.into(),
-        })
+        };
+        [&f.anon, &f.tls, &f.basic, &f.token]
+            .into_iter()
+            .map(|r| (r.clone(), c.clone()))
+            .collect()
     }
 
     // The error is matched on by variant, so it stays unboxed in test helpers.
