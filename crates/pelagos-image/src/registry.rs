@@ -75,8 +75,11 @@ pub struct Registry {
     pub(crate) transport: Transport,
     insecure: HashSet<String>,
     mirrors: HashMap<String, Vec<(bool, String)>>,
-    /// Mirrors that failed with a network error; skipped from then on.
+    /// Mirrors that failed other than by lacking content; skipped from then on.
     dead: Mutex<HashSet<String>>,
+    /// (mirror, repository) pairs where the mirror lacked content; skipped for that
+    /// repository from then on.
+    lacking: Mutex<HashSet<(String, String)>>,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -109,6 +112,7 @@ impl Registry {
             insecure,
             mirrors,
             dead: Mutex::default(),
+            lacking: Mutex::default(),
             warnings: Mutex::default(),
         })
     }
@@ -140,12 +144,15 @@ impl Registry {
     /// Where a pull of `image` looks: live mirrors in order, then the registry.
     fn pull_endpoints(&self, image: &ImageRef) -> Vec<Endpoint> {
         let dead = self.dead.lock().map(|d| d.clone()).unwrap_or_default();
+        let lacking = self.lacking.lock().map(|d| d.clone()).unwrap_or_default();
         let mut v: Vec<Endpoint> = self
             .mirrors
             .get(&image.registry)
             .into_iter()
             .flatten()
-            .filter(|(_, host)| !dead.contains(host))
+            .filter(|(_, host)| {
+                !dead.contains(host) && !lacking.contains(&(host.clone(), image.repository.clone()))
+            })
             .map(|(http, host)| self.endpoint(host, *http, true))
             .collect();
         v.push(self.endpoint(&image.registry, false, false));
@@ -153,8 +160,9 @@ impl Registry {
     }
 
     /// Run `op` against each pull endpoint of `image` until one succeeds. A mirror's
-    /// failure is a warning (and, unless it only lacked the content, the mirror is
-    /// skipped from then on); the registry's own failure is the error.
+    /// failure is a warning, and the mirror is skipped from then on (for this
+    /// repository when it only lacked the content); the registry's own failure is the
+    /// error.
     async fn try_sources<T, F>(&self, image: &ImageRef, op: F) -> Result<T, RegistryError>
     where
         F: AsyncFn(&Endpoint) -> Result<T, RegistryError>,
@@ -169,10 +177,12 @@ impl Registry {
                         e,
                         RegistryError::ManifestUnknown { .. } | RegistryError::BlobUnknown { .. }
                     );
-                    if !lacks {
-                        if let Ok(mut d) = self.dead.lock() {
-                            d.insert(ep.registry.clone());
+                    if lacks {
+                        if let Ok(mut l) = self.lacking.lock() {
+                            l.insert((ep.registry.clone(), image.repository.clone()));
                         }
+                    } else if let Ok(mut d) = self.dead.lock() {
+                        d.insert(ep.registry.clone());
                     }
                     if let Ok(mut w) = self.warnings.lock() {
                         w.push(format!(

@@ -124,7 +124,7 @@ impl Transport {
                     if attempt >= attempts {
                         return Err(match attempts {
                             1 => err,
-                            n => self.exhausted(subject, n, err.to_string()),
+                            n => self.exhausted(subject, n, chain(&e)),
                         });
                     }
                     tokio::time::sleep(self.policy.backoff(attempt)).await;

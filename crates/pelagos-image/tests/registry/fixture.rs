@@ -131,17 +131,77 @@ impl Fixture {
     }
 }
 
+/// An extra anonymous registry on its own empty storage (a mirror that lacks every
+/// image), stopped by PID on drop.
+pub struct EmptyRegistry {
+    pub addr: String,
+    state: PathBuf,
+    scripts: PathBuf,
+}
+
+impl Fixture {
+    /// Start an [`EmptyRegistry`].
+    pub fn empty_registry(&self, name: &str) -> Result<EmptyRegistry, String> {
+        let state = self.state.with_file_name(format!(
+            "{}-{name}",
+            self.state.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        let port = free_ports(1)[0];
+        let reg = EmptyRegistry {
+            addr: format!("127.0.0.1:{port}"),
+            state,
+            scripts: self.scripts.clone(),
+        };
+        let out = Command::new("bash")
+            .arg(reg.scripts.join("registry-up.sh"))
+            .env("PELAGOS_REGISTRY_STATE", &reg.state)
+            .env("PELAGOS_REG_PORT_ANON", port.to_string())
+            .env("PELAGOS_REG_INSTANCES", "anon")
+            .env("PELAGOS_NO_APT", "1")
+            .output()
+            .map_err(|e| format!("registry-up.sh: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "registry-up.sh (empty registry) failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(reg)
+    }
+
+    /// The directory of the fixture scripts (the test credential helper lives there).
+    pub fn scripts(&self) -> &Path {
+        &self.scripts
+    }
+}
+
+/// A loopback port nothing listens on (connections are refused).
+pub fn dead_port() -> u16 {
+    free_ports(1)[0]
+}
+
+/// Stop the registries of `state` by the PIDs recorded there and remove the state.
+fn registry_down(scripts: &Path, state: &Path) {
+    let st = Command::new("bash")
+        .arg(scripts.join("registry-down.sh"))
+        .arg("--purge")
+        .env("PELAGOS_REGISTRY_STATE", state)
+        .output();
+    if let Ok(o) = st {
+        if !o.status.success() {
+            eprintln!("registry-down.sh: {}", String::from_utf8_lossy(&o.stderr));
+        }
+    }
+}
+
+impl Drop for EmptyRegistry {
+    fn drop(&mut self) {
+        registry_down(&self.scripts, &self.state);
+    }
+}
+
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let st = Command::new("bash")
-            .arg(self.scripts.join("registry-down.sh"))
-            .arg("--purge")
-            .env("PELAGOS_REGISTRY_STATE", &self.state)
-            .output();
-        if let Ok(o) = st {
-            if !o.status.success() {
-                eprintln!("registry-down.sh: {}", String::from_utf8_lossy(&o.stderr));
-            }
-        }
+        registry_down(&self.scripts, &self.state);
     }
 }

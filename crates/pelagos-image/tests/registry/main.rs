@@ -47,6 +47,14 @@ const CASES: &[(&str, Case)] = &[
     ("bundle_overlay_rootfs", cases::bundle_overlay_rootfs),
     ("bundle_users_and_config", cases::bundle_users_and_config),
     ("bundle_copy_rootfs", cases::bundle_copy_rootfs),
+    (
+        "mirrors_dead_and_lacking_fall_back",
+        mirror_cases::dead_and_lacking_mirrors_fall_back_to_the_registry,
+    ),
+    (
+        "mirror_serves_while_registry_down",
+        mirror_cases::a_mirror_serves_while_the_registry_is_down,
+    ),
 ];
 
 fn main() {
@@ -206,3 +214,4 @@ pub mod util {
 }
 
 mod cases;
+mod mirror_cases;
