@@ -5,6 +5,8 @@
 
 #[path = "../../pelagos-image/tests/registry/fixture.rs"]
 mod fixture;
+#[path = "image_cli/registry.rs"]
+mod registry;
 
 use fixture::Fixture;
 use std::io::{BufRead, BufReader};
@@ -30,6 +32,7 @@ fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let selected: Vec<&(&str, Case)> = CASES
         .iter()
+        .chain(registry::CASES)
         .filter(|(n, _)| filter.as_ref().is_none_or(|f| n.contains(f.as_str())))
         .collect();
     let f = match Fixture::start() {
@@ -79,9 +82,19 @@ fn ensure(c: bool, m: impl Into<String>) -> Result<(), String> {
 }
 
 fn pelagos(root: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    pelagos_env(root, args, stdin, &[])
+}
+
+/// Run `pelagos` with the data root, Docker config and user config dirs below `root`
+/// (saved logins and registries configs of the host stay out), plus `env`.
+fn pelagos_env(root: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pelagos"));
     cmd.args(args)
         .env("PELAGOS_ROOT", root)
+        .env("DOCKER_CONFIG", root.join("docker-config"))
+        .env("XDG_CONFIG_HOME", root.join("xdg-config"))
+        .env_remove("PELAGOS_REGISTRIES_CONFIG")
+        .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
