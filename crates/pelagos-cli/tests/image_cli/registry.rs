@@ -17,6 +17,7 @@ pub const CASES: &[(&str, Case)] = &[
         "login_logout_and_saved_logins",
         login_logout_and_saved_logins,
     ),
+    ("login_token_and_bad_input", login_token_and_bad_input),
     ("credential_helpers", credential_helpers),
     (
         "registries_config_and_mirrors",
@@ -262,6 +263,12 @@ fn login_logout_and_saved_logins(f: &Fixture) -> Result<(), String> {
         &pelagos(root, &["image", "pull", "--ca-file", &ca, &r], None),
         "pull with a /v1/ key",
     )?;
+    Ok(())
+}
+
+fn login_token_and_bad_input(f: &Fixture) -> Result<(), String> {
+    let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let root = t.path();
     // Token registry: the saved login gets push access.
     let o = pelagos(
         root,
