@@ -273,6 +273,25 @@ impl Registry {
         .await
     }
 
+    /// Start downloading a blob: its chunks come from [`BlobReader::chunk`], which
+    /// checks the digest at the end.
+    pub async fn blob_reader(
+        &self,
+        image: &ImageRef,
+        what: &'static str,
+        digest: &Digest,
+    ) -> Result<BlobReader, RegistryError> {
+        let subject = Subject::blob(image.to_string(), what, digest);
+        let resp = self.open_blob(image, &subject, digest).await?;
+        Ok(BlobReader {
+            resp,
+            hasher: Hasher::default(),
+            subject,
+            digest: digest.clone(),
+            done: false,
+        })
+    }
+
     /// Stream a blob into `out`, verifying its digest; `progress` gets byte counts.
     pub async fn fetch_blob<W: Write>(
         &self,
@@ -282,17 +301,9 @@ impl Registry {
         out: &mut W,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, RegistryError> {
-        let subject = Subject::blob(image.to_string(), what, digest);
-        let mut resp = self.open_blob(image, &subject, digest).await?;
-        let mut hasher = Hasher::default();
+        let mut r = self.blob_reader(image, what, digest).await?;
         let mut total = 0u64;
-        loop {
-            let chunk = match resp.chunk().await {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => return Err(subject.other(chain(&e), true)),
-            };
-            hasher.update(&chunk);
+        while let Some(chunk) = r.chunk().await? {
             out.write_all(&chunk)
                 .map_err(|source| RegistryError::Write {
                     image: image.to_string(),
@@ -302,15 +313,6 @@ impl Registry {
                 })?;
             total += chunk.len() as u64;
             progress(chunk.len() as u64);
-        }
-        let actual = hasher.finish();
-        if &actual != digest {
-            return Err(RegistryError::DigestMismatch {
-                image: image.to_string(),
-                what,
-                expected: digest.to_string(),
-                actual: actual.to_string(),
-            });
         }
         Ok(total)
     }
@@ -334,5 +336,49 @@ impl Registry {
         }
         let body = resp.bytes().await.unwrap_or_default();
         Err(status_error(status, &body, &subject))
+    }
+}
+
+/// A blob download in progress.
+pub struct BlobReader {
+    resp: reqwest::Response,
+    hasher: Hasher,
+    subject: Subject,
+    digest: Digest,
+    done: bool,
+}
+
+impl BlobReader {
+    /// The next chunk, or `None` at the end once the content hashed to its digest.
+    /// A connection that breaks off gives a transient error (fetch the blob again).
+    pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, RegistryError> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.resp.chunk().await {
+            Ok(Some(c)) => {
+                self.hasher.update(&c);
+                Ok(Some(c))
+            }
+            Ok(None) => {
+                self.done = true;
+                let actual = std::mem::take(&mut self.hasher).finish();
+                if actual != self.digest {
+                    let (what, _) = self
+                        .subject
+                        .blob
+                        .clone()
+                        .unwrap_or(("blob", actual.clone()));
+                    return Err(RegistryError::DigestMismatch {
+                        image: self.subject.name.clone(),
+                        what,
+                        expected: self.digest.to_string(),
+                        actual: actual.to_string(),
+                    });
+                }
+                Ok(None)
+            }
+            Err(e) => Err(self.subject.other(chain(&e), true)),
+        }
     }
 }

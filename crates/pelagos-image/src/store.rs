@@ -307,14 +307,74 @@ impl Store {
     }
 
     /// Commit a temp file whose content the caller verified hashes to `d`.
-    pub fn commit_blob(&self, mut tmp: TempFile, d: &Digest) -> Result<PathBuf, StoreError> {
-        let dest = self.blob_path(d);
-        let f = tmp.file.take().expect("temp file is open until commit");
-        f.sync_all().map_err(io_err(&tmp.path, "fsync"))?;
-        drop(f);
-        fs::rename(&tmp.path, &dest).map_err(io_err(&dest, "rename blob into place"))?;
-        sync_dir(dest.parent().unwrap_or(&self.root))?;
-        Ok(dest)
+    pub fn commit_blob(&self, tmp: TempFile, d: &Digest) -> Result<PathBuf, StoreError> {
+        self.commit(vec![(tmp, d.clone())], Vec::new())?;
+        Ok(self.blob_path(d))
+    }
+
+    /// A temp file holding `data`, and its digest, for [`Store::commit`].
+    pub fn temp_blob(&self, data: &[u8]) -> Result<(TempFile, Digest), StoreError> {
+        let mut t = self.temp_file("blob")?;
+        t.file().write_all(data).map_err(io_err(&t.path, "write"))?;
+        Ok((t, Digest::of_bytes(data)))
+    }
+
+    /// Commit verified blobs and unpacked layers together: their content is flushed
+    /// once (one `syncfs` when there are layer trees, else an fsync per file), then
+    /// each is renamed into place and each parent directory fsync'd once. A layer
+    /// another pull committed first is kept and ours discarded.
+    pub fn commit(
+        &self,
+        blobs: Vec<(TempFile, Digest)>,
+        layers: Vec<(TempDir, Digest)>,
+    ) -> Result<(), StoreError> {
+        let mut blobs = blobs;
+        let mut layers = layers;
+        if layers.is_empty() {
+            for (t, _) in &blobs {
+                if let Some(f) = &t.file {
+                    f.sync_all().map_err(io_err(&t.path, "fsync"))?;
+                }
+            }
+        } else {
+            // One flush for every file of every tree; fsyncing each file would cost a
+            // journal commit per file.
+            let tmp = self.root.join("tmp");
+            let dir = crate::fsops::open_root(&tmp).map_err(|e| StoreError::Io {
+                path: tmp.clone(),
+                op: "open",
+                source: io::Error::other(e),
+            })?;
+            rustix::fs::syncfs(&dir).map_err(|e| StoreError::Io {
+                path: tmp.clone(),
+                op: "syncfs",
+                source: e.into(),
+            })?;
+        }
+        for (t, d) in &mut blobs {
+            let dest = self.blob_path(d);
+            drop(t.file.take());
+            fs::rename(&t.path, &dest).map_err(io_err(&dest, "rename blob into place"))?;
+        }
+        for (t, diff_id) in &mut layers {
+            let dest = self.layer_path(diff_id);
+            match fs::rename(&t.path, &dest) {
+                Ok(()) => t.live = false,
+                Err(e) if dest.is_dir() => {
+                    tracing::debug!(
+                        "layer {diff_id} committed concurrently ({e}); discarding ours"
+                    );
+                }
+                Err(e) => return Err(io_err(&dest, "rename layer into place")(e)),
+            }
+        }
+        if !blobs.is_empty() {
+            sync_dir(&self.root.join("blobs/sha256"))?;
+        }
+        if !layers.is_empty() {
+            sync_dir(&self.root.join("layers/sha256"))?;
+        }
+        Ok(())
     }
 
     /// Store a small blob held in memory and return its digest.
@@ -323,8 +383,7 @@ impl Store {
         if self.has_blob(&d) {
             return Ok(d);
         }
-        let mut t = self.temp_file("blob")?;
-        t.file().write_all(data).map_err(io_err(&t.path, "write"))?;
+        let (t, d) = self.temp_blob(data)?;
         self.commit_blob(t, &d)?;
         Ok(d)
     }
@@ -342,27 +401,9 @@ impl Store {
 
     /// Commit an unpacked layer whose diff_id the caller verified. If another pull
     /// committed the same layer first, ours is discarded.
-    pub fn commit_layer(&self, mut tmp: TempDir, diff_id: &Digest) -> Result<PathBuf, StoreError> {
-        let dest = self.layer_path(diff_id);
-        let dir = crate::fsops::open_root(&tmp.path).map_err(|e| StoreError::Io {
-            path: tmp.path.clone(),
-            op: "open",
-            source: io::Error::other(e),
-        })?;
-        rustix::fs::syncfs(&dir).map_err(|e| StoreError::Io {
-            path: tmp.path.clone(),
-            op: "syncfs",
-            source: e.into(),
-        })?;
-        match fs::rename(&tmp.path, &dest) {
-            Ok(()) => tmp.live = false,
-            Err(e) if dest.is_dir() => {
-                tracing::debug!("layer {diff_id} committed concurrently ({e}); discarding ours");
-            }
-            Err(e) => return Err(io_err(&dest, "rename layer into place")(e)),
-        }
-        sync_dir(dest.parent().unwrap_or(&self.root))?;
-        Ok(dest)
+    pub fn commit_layer(&self, tmp: TempDir, diff_id: &Digest) -> Result<PathBuf, StoreError> {
+        self.commit(Vec::new(), vec![(tmp, diff_id.clone())])?;
+        Ok(self.layer_path(diff_id))
     }
 
     fn image_path(&self, manifest: &Digest) -> PathBuf {
