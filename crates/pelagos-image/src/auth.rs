@@ -71,24 +71,29 @@ impl Scopes {
 
 /// How a registry host wants to be authenticated, learnt from its challenge.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Scheme {
+pub enum Scheme {
+    /// Basic credentials on every request.
     Basic,
+    /// A token from `realm` for `service`.
     Bearer {
+        /// Token server URL.
         realm: String,
+        /// Service name to ask the token for.
         service: Option<String>,
     },
 }
 
-/// A parsed challenge.
+/// A parsed `WWW-Authenticate` challenge.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Challenge {
-    scheme: Scheme,
+pub struct Challenge {
+    /// What to answer with.
+    pub scheme: Scheme,
     /// `error="insufficient_scope"` and the like.
-    error: Option<String>,
+    pub error: Option<String>,
 }
 
 /// Parse a `WWW-Authenticate` value; the first Bearer or Basic challenge wins.
-pub(crate) fn parse_challenge(value: &str) -> Option<Challenge> {
+pub fn parse_challenge(value: &str) -> Option<Challenge> {
     let list = http_auth::parse_challenges(value).ok()?;
     for c in list {
         let param = |name: &str| {

@@ -85,7 +85,13 @@ fn parse_http_date(s: &str) -> Option<SystemTime> {
     let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
     let mut hms = time.split(':').map(|p| p.parse::<u64>().ok());
     let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    if hms.next().is_some() || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+    if hms.next().is_some()
+        || !(1..=31).contains(&day)
+        || !(1970..=9999).contains(&year)
+        || h > 23
+        || m > 59
+        || sec > 60
+    {
         return None;
     }
     let days = days_from_civil(year, month, day as i64);
@@ -174,6 +180,44 @@ mod tests {
         ] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let now = SystemTime::now();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let pieces = [
+            "Sun, ",
+            "99999999999999999999",
+            "9223372036854775807",
+            "Nov ",
+            " GMT",
+            ":",
+            "-",
+            "00",
+            "31 ",
+            "Feb ",
+            "1994 ",
+            "23:59:60",
+            "\u{0}",
+            "é",
+            " ",
+            ",",
+        ];
+        for _ in 0..20_000 {
+            let mut s = String::new();
+            for _ in 0..(x % 8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                s.push_str(pieces[(x % pieces.len() as u64) as usize]);
+            }
+            let _ = parse_retry_after(&s, now);
+        }
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 292277026596 08:49:37 GMT", now),
+            None
+        );
     }
 
     #[test]

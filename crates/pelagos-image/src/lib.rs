@@ -6,7 +6,7 @@
 //! committed by rename) -> image record. [`bundle`] turns a stored image into an OCI
 //! bundle with an overlayfs rootfs. Directory locations come from the caller.
 
-mod auth;
+pub mod auth;
 pub mod backoff;
 pub mod bundle;
 pub mod digest;
