@@ -80,6 +80,7 @@ pub enum ImageCommand {
 
 /// Arguments of `pelagos image pull`.
 #[derive(clap::Args)]
+#[command(after_help = super::registry_args::REGISTRY_HELP)]
 pub struct PullArgs {
     /// Image reference, e.g. `alpine` or `localhost:5000/busybox:latest`.
     pub reference: String,

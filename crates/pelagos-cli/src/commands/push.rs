@@ -12,7 +12,8 @@ use std::io::IsTerminal;
 #[command(after_help = "\
 Blobs the repository has are skipped; blobs of another repository of the same registry \
 (one you pulled from) are mounted instead of uploaded; the rest stream from the local \
-store. Then the manifest goes up byte for byte, so the image keeps its digest and id.
+store. Then the manifest goes up byte for byte, so the image keeps its digest and id. \
+Credentials and the registries config work as for `pelagos image pull` (see its --help).
 
 Examples:
   pelagos image push localhost:5000/app:1

@@ -8,6 +8,23 @@ use pelagos_image::{Credentials, RegistriesConfig, RegistryOptions};
 use std::io::Read;
 use std::path::PathBuf;
 
+/// What `image pull --help` says about credentials and the registries config.
+pub const REGISTRY_HELP: &str = "\
+Credentials: --creds or --username/--password-stdin, else the saved login \
+(`pelagos login`; Docker's config.json: credHelpers, credsStore, auths; $DOCKER_CONFIG).
+
+Registries config (JSON; --registries-config, $PELAGOS_REGISTRIES_CONFIG, \
+~/.config/pelagos/registries.json or /etc/pelagos/registries.json):
+  {\"registries\": {\"docker.io\": {\"mirrors\": [\"mirror.internal:5000\", \"http://10.0.0.5:5000\"]},
+                  \"registry.internal\": {\"ca\": \"/etc/pelagos/internal-ca.pem\"},
+                  \"localhost:5000\": {\"insecure\": true}},
+   \"retry\": {\"attempts\": 5, \"initialDelayMs\": 500, \"maxDelaySeconds\": 60},
+   \"timeouts\": {\"connectSeconds\": 30, \"readSeconds\": 120}}
+Mirrors are tried in order for pulls; one that is down or lacks the image is skipped \
+with a warning and the registry itself comes last. 429/502/503/504 and network errors \
+are retried with exponential backoff, waiting as long as Retry-After asks (up to \
+maxDelaySeconds).";
+
 /// How to reach and log in to a registry.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct RegistryArgs {
