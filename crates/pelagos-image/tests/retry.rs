@@ -271,38 +271,37 @@ fn persistent_layer_failure_gives_up_naming_the_layer() {
     nothing_left(&t);
 }
 
-#[test]
-fn retry_after_seconds_is_honoured() {
-    let (fake, r, took, _t) = run(
-        |k, n| {
-            (k == "manifest" && n == 0)
-                .then(|| Reply::status("429 Too Many Requests").header("Retry-After: 2"))
-        },
-        |_| {},
-    );
+/// The first `kind` request gets `reply`; the pull must succeed after waiting at
+/// least `min`.
+fn waits_for(kind: &'static str, reply: fn() -> Reply, min: Duration) {
+    let (fake, r, took, _t) = run(move |k, n| (k == kind && n == 0).then(reply), |_| {});
     r.expect("pull succeeds after waiting");
-    assert_eq!(fake.hits("manifest"), 2);
-    assert!(took >= Duration::from_millis(1900), "waited only {took:?}");
+    assert_eq!(fake.hits(kind), 2);
+    assert!(took >= min, "waited only {took:?}");
     assert!(took < Duration::from_secs(30), "took {took:?}");
 }
 
 #[test]
-fn retry_after_http_date_is_honoured() {
-    let (fake, r, took, _t) = run(
-        |k, n| {
-            (k == "layer" && n == 0).then(|| {
-                let at = SystemTime::now() + Duration::from_secs(3);
-                Reply::status("503 Service Unavailable")
-                    .header(format!("Retry-After: {}", format_http_date(at)))
-            })
-        },
-        |_| {},
+fn retry_after_seconds_is_honoured() {
+    waits_for(
+        "manifest",
+        || Reply::status("429 Too Many Requests").header("Retry-After: 2"),
+        Duration::from_millis(1900),
     );
-    r.expect("pull succeeds after waiting");
-    assert_eq!(fake.hits("layer"), 2);
+}
+
+#[test]
+fn retry_after_http_date_is_honoured() {
     // The date has one-second resolution: three seconds ahead is at least two.
-    assert!(took >= Duration::from_millis(1500), "waited only {took:?}");
-    assert!(took < Duration::from_secs(30), "took {took:?}");
+    waits_for(
+        "layer",
+        || {
+            let at = SystemTime::now() + Duration::from_secs(3);
+            Reply::status("503 Service Unavailable")
+                .header(format!("Retry-After: {}", format_http_date(at)))
+        },
+        Duration::from_millis(1500),
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use super::{ensure, ok, pelagos, pelagos_env, store_of, Case};
 use crate::fixture::{dead_port, Fixture};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 pub const CASES: &[(&str, Case)] = &[
@@ -51,16 +51,22 @@ fn image_id(root: &Path, r: &str) -> Result<String, String> {
         .ok_or_else(|| format!("no Id in {insp}"))
 }
 
-fn push_round_trip_keeps_digests(f: &Fixture) -> Result<(), String> {
+/// A fresh data root with `repo` pulled from the anonymous registry: (root, reference,
+/// manifest digest).
+fn pulled(f: &Fixture, repo: &str) -> Result<(tempfile::TempDir, String, String), String> {
     let t = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let root = t.path();
-    let ca = f.ca().display().to_string();
-    let src = format!("{}/layers:latest", f.anon);
+    let src = format!("{}/{repo}", f.anon);
     let digest = ok(
-        &pelagos(root, &["image", "pull", "-q", "--insecure", &src], None),
+        &pelagos(t.path(), &["image", "pull", "-q", "--insecure", &src], None),
         "pull",
     )?;
-    let digest = digest.trim().to_string();
+    Ok((t, src, digest.trim().to_string()))
+}
+
+fn push_round_trip_keeps_digests(f: &Fixture) -> Result<(), String> {
+    let (t, src, digest) = pulled(f, "layers:latest")?;
+    let root = t.path();
+    let ca = f.ca().display().to_string();
     let id = image_id(root, &src)?;
     // Same registry: every blob is mounted from the repository it came from.
     let same = format!("{}/roundtrip/layers:v1", f.anon);
@@ -131,14 +137,9 @@ fn push_round_trip_keeps_digests(f: &Fixture) -> Result<(), String> {
 }
 
 fn push_auth_and_denied(f: &Fixture) -> Result<(), String> {
-    let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (t, src, digest) = pulled(f, "busybox:latest")?;
     let root = t.path();
     let ca = f.ca().display().to_string();
-    let src = format!("{}/busybox:latest", f.anon);
-    let digest = ok(
-        &pelagos(root, &["image", "pull", "-q", "--insecure", &src], None),
-        "pull",
-    )?;
     let basic = format!("{}/pushed/bb:1", f.basic);
     let good = ["--ca-file", ca.as_str(), "--creds", "testuser:testpassword"];
     let push = |extra: &[&str], dest: &str, stdin: Option<&str>| {
@@ -186,8 +187,13 @@ fn push_auth_and_denied(f: &Fixture) -> Result<(), String> {
     fails_with(&o, &["--creds takes USER:PASSWORD"], "bad --creds")
 }
 
-fn docker_dir(root: &Path) -> std::path::PathBuf {
-    root.join("docker-config")
+/// A fresh data root whose Docker config directory exists: (root, CA file, config.json).
+fn with_docker_config(f: &Fixture) -> Result<(tempfile::TempDir, String, PathBuf), String> {
+    let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // `pelagos_env` points DOCKER_CONFIG here.
+    let dir = t.path().join("docker-config");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    Ok((t, f.ca().display().to_string(), dir.join("config.json")))
 }
 
 fn read_json(p: &Path) -> Result<serde_json::Value, String> {
@@ -195,25 +201,26 @@ fn read_json(p: &Path) -> Result<serde_json::Value, String> {
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
 }
 
-fn login_logout_and_saved_logins(f: &Fixture) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let t = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let root = t.path();
-    let ca = f.ca().display().to_string();
-    let dir = docker_dir(root);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let cfg = dir.join("config.json");
-    let before = r#"{"psFormat":"table {{.ID}}","auths":{"other.example":{"auth":"eDp5"}}}"#;
-    std::fs::write(&cfg, before).map_err(|e| e.to_string())?;
-    let login = [
+/// `pelagos login` of testuser to the basic-auth registry, password on stdin.
+fn basic_login<'a>(f: &'a Fixture, ca: &'a str) -> Vec<&'a str> {
+    vec![
         "login",
         "-u",
         "testuser",
         "--password-stdin",
         "--ca-file",
-        &ca,
+        ca,
         &f.basic,
-    ];
+    ]
+}
+
+fn login_logout_and_saved_logins(f: &Fixture) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let (t, ca, cfg) = with_docker_config(f)?;
+    let root = t.path();
+    let before = r#"{"psFormat":"table {{.ID}}","auths":{"other.example":{"auth":"eDp5"}}}"#;
+    std::fs::write(&cfg, before).map_err(|e| e.to_string())?;
+    let login = basic_login(f, &ca);
     let o = pelagos(root, &login, Some("wrong\n"));
     fails_with(
         &o,
@@ -308,12 +315,8 @@ fn login_token_and_bad_input(f: &Fixture) -> Result<(), String> {
 }
 
 fn credential_helpers(f: &Fixture) -> Result<(), String> {
-    let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (t, ca, cfg) = with_docker_config(f)?;
     let root = t.path();
-    let ca = f.ca().display().to_string();
-    let dir = docker_dir(root);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let cfg = dir.join("config.json");
     let store = root.join("helper-store.json");
     let path = format!(
         "{}:{}",
@@ -332,18 +335,7 @@ fn credential_helpers(f: &Fixture) -> Result<(), String> {
         format!(r#"{{"credHelpers":{{"{}":"pelagos-test"}}}}"#, f.basic),
     )
     .map_err(|e| e.to_string())?;
-    let o = run(
-        &[
-            "login",
-            "-u",
-            "testuser",
-            "--password-stdin",
-            "--ca-file",
-            &ca,
-            &f.basic,
-        ],
-        Some("testpassword"),
-    );
+    let o = run(&basic_login(f, &ca), Some("testpassword"));
     ensure(
         ok(&o, "login via helper").is_ok() && stderr(&o).contains("docker-credential-pelagos-test"),
         stderr(&o),

@@ -93,17 +93,7 @@ impl Fixture {
             ("PELAGOS_NO_APT", "1".to_string()),
         ];
         for script in ["registry-up.sh", "build-images.sh"] {
-            let out = Command::new("bash")
-                .arg(f.scripts.join(script))
-                .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-                .output()
-                .map_err(|e| format!("{script}: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "{script} failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
+            run_script(&f.scripts, script, &envs)?;
         }
         let tsv = std::fs::read_to_string(f.state.join("images.tsv")).map_err(|e| e.to_string())?;
         for line in tsv.lines() {
@@ -152,20 +142,13 @@ impl Fixture {
             state,
             scripts: self.scripts.clone(),
         };
-        let out = Command::new("bash")
-            .arg(reg.scripts.join("registry-up.sh"))
-            .env("PELAGOS_REGISTRY_STATE", &reg.state)
-            .env("PELAGOS_REG_PORT_ANON", port.to_string())
-            .env("PELAGOS_REG_INSTANCES", "anon")
-            .env("PELAGOS_NO_APT", "1")
-            .output()
-            .map_err(|e| format!("registry-up.sh: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "registry-up.sh (empty registry) failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
+        let envs = [
+            ("PELAGOS_REGISTRY_STATE", reg.state.display().to_string()),
+            ("PELAGOS_REG_PORT_ANON", port.to_string()),
+            ("PELAGOS_REG_INSTANCES", "anon".to_string()),
+            ("PELAGOS_NO_APT", "1".to_string()),
+        ];
+        run_script(&reg.scripts, "registry-up.sh", &envs)?;
         Ok(reg)
     }
 
@@ -173,6 +156,22 @@ impl Fixture {
     pub fn scripts(&self) -> &Path {
         &self.scripts
     }
+}
+
+/// Run fixture script `script` with `envs`; its stderr is the error.
+fn run_script(scripts: &Path, script: &str, envs: &[(&str, String)]) -> Result<(), String> {
+    let out = Command::new("bash")
+        .arg(scripts.join(script))
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .map_err(|e| format!("{script}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{script} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
 }
 
 /// A loopback port nothing listens on (connections are refused).
