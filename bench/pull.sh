@@ -125,4 +125,5 @@ printf '%-8s %12s %14s\n' tool "median (s)" "peak RSS (KiB)"
 for t in "${tools[@]}"; do printf '%-8s %12.3f %14s\n' "$t" "$(median "$t")" "${rss[$t]}"; done
 awk -v p="$(median pelagos)" -v s="$(median skopeo)" -v q="$(median podman)" \
     'BEGIN { printf "pelagos/skopeo: %.2f   pelagos/podman: %.2f\n", p / s, p / q }'
-echo "pelagos peak RSS: busybox (1 MiB layer) $small_rss KiB, single ${huge_mb} MiB layer $huge_rss KiB"
+echo "pelagos peak RSS: busybox (1 MiB layer) $small_rss KiB, single ${huge_mb} MiB layer $huge_rss KiB" \
+    "(+$((huge_rss - small_rss)) KiB for a ${huge_mb}x larger layer)"
