@@ -41,7 +41,13 @@ pub struct RegistryOptions {
 impl RegistryOptions {
     /// Take the settings, retry policy and timeouts of a registries config.
     pub fn apply_config(&mut self, c: RegistriesConfig) {
-        self.hosts.extend(c.registries);
+        // References name Docker Hub `docker.io`, whatever alias the config uses.
+        self.hosts.extend(c.registries.into_iter().map(|(k, v)| {
+            match crate::docker_config::normalize_server(&k).as_str() {
+                DEFAULT_REGISTRY => (DEFAULT_REGISTRY.to_string(), v),
+                _ => (k, v),
+            }
+        }));
         self.retry = c.retry;
         self.timeouts = c.timeouts;
     }
@@ -335,7 +341,13 @@ impl Registry {
             return Ok(());
         }
         let body = resp.bytes().await.unwrap_or_default();
-        Err(status_error(status, &body, &subject))
+        Err(subject.other(
+            format!(
+                "{url} answered {status}: {}; is this a registry?",
+                crate::registry_error::body_excerpt(&body)
+            ),
+            false,
+        ))
     }
 }
 
@@ -380,5 +392,41 @@ impl BlobReader {
             }
             Err(e) => Err(self.subject.other(chain(&e), true)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirrors_come_first_and_hub_aliases_fold() {
+        let mut o = RegistryOptions::default();
+        o.apply_config(
+            RegistriesConfig::parse(
+                std::path::Path::new("r.json"),
+                r#"{"registries":{"index.docker.io":{"mirrors":["m.example:1","http://10.0.0.2:2"]},
+                    "local:5000":{"insecure":true}}}"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            o.pull_sources("docker.io"),
+            ["m.example:1", "10.0.0.2:2", "docker.io"]
+        );
+        assert_eq!(o.pull_sources("other:1"), ["other:1"]);
+        let r = Registry::new(&o).unwrap();
+        let eps = r.pull_endpoints(&ImageRef::parse("alpine").unwrap());
+        let urls: Vec<(String, bool)> = eps.iter().map(|e| (e.url("/v2/"), e.mirror)).collect();
+        assert_eq!(
+            urls,
+            [
+                ("https://m.example:1/v2/".to_string(), true),
+                ("http://10.0.0.2:2/v2/".to_string(), true),
+                ("https://registry-1.docker.io/v2/".to_string(), false),
+            ]
+        );
+        let local = r.pull_endpoints(&ImageRef::parse("local:5000/x").unwrap());
+        assert_eq!(local[0].url("/v2/"), "http://local:5000/v2/");
     }
 }
