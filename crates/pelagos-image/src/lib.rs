@@ -24,6 +24,7 @@ pub mod registry;
 mod registry_error;
 pub mod registry_push;
 pub mod store;
+mod store_commit;
 mod transport;
 pub mod unpack;
 pub mod user;

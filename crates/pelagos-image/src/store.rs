@@ -58,7 +58,10 @@ pub enum StoreError {
     Ambiguous(String),
 }
 
-fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> StoreError + 'a {
+pub(crate) fn io_err<'a>(
+    path: &'a Path,
+    op: &'static str,
+) -> impl FnOnce(io::Error) -> StoreError + 'a {
     move |source| StoreError::Io {
         path: path.to_path_buf(),
         op,
@@ -117,8 +120,8 @@ pub struct RefRecord {
 
 /// A file being written in `tmp/`; removed on drop unless committed.
 pub struct TempFile {
-    path: PathBuf,
-    file: Option<File>,
+    pub(crate) path: PathBuf,
+    pub(crate) file: Option<File>,
 }
 
 impl TempFile {
@@ -142,8 +145,8 @@ impl Drop for TempFile {
 
 /// A directory being filled in `tmp/`; removed on drop unless committed.
 pub struct TempDir {
-    path: PathBuf,
-    live: bool,
+    pub(crate) path: PathBuf,
+    pub(crate) live: bool,
 }
 
 impl TempDir {
@@ -306,77 +309,6 @@ impl Store {
         Ok(TempDir { path, live: true })
     }
 
-    /// Commit a temp file whose content the caller verified hashes to `d`.
-    pub fn commit_blob(&self, tmp: TempFile, d: &Digest) -> Result<PathBuf, StoreError> {
-        self.commit(vec![(tmp, d.clone())], Vec::new())?;
-        Ok(self.blob_path(d))
-    }
-
-    /// A temp file holding `data`, and its digest, for [`Store::commit`].
-    pub fn temp_blob(&self, data: &[u8]) -> Result<(TempFile, Digest), StoreError> {
-        let mut t = self.temp_file("blob")?;
-        t.file().write_all(data).map_err(io_err(&t.path, "write"))?;
-        Ok((t, Digest::of_bytes(data)))
-    }
-
-    /// Commit verified blobs and unpacked layers together: their content is flushed
-    /// once (one `syncfs` when there are layer trees, else an fsync per file), then
-    /// each is renamed into place and each parent directory fsync'd once. A layer
-    /// another pull committed first is kept and ours discarded.
-    pub fn commit(
-        &self,
-        blobs: Vec<(TempFile, Digest)>,
-        layers: Vec<(TempDir, Digest)>,
-    ) -> Result<(), StoreError> {
-        let mut blobs = blobs;
-        let mut layers = layers;
-        if layers.is_empty() {
-            for (t, _) in &blobs {
-                if let Some(f) = &t.file {
-                    f.sync_all().map_err(io_err(&t.path, "fsync"))?;
-                }
-            }
-        } else {
-            // One flush for every file of every tree; fsyncing each file would cost a
-            // journal commit per file.
-            let tmp = self.root.join("tmp");
-            let dir = crate::fsops::open_root(&tmp).map_err(|e| StoreError::Io {
-                path: tmp.clone(),
-                op: "open",
-                source: io::Error::other(e),
-            })?;
-            rustix::fs::syncfs(&dir).map_err(|e| StoreError::Io {
-                path: tmp.clone(),
-                op: "syncfs",
-                source: e.into(),
-            })?;
-        }
-        for (t, d) in &mut blobs {
-            let dest = self.blob_path(d);
-            drop(t.file.take());
-            fs::rename(&t.path, &dest).map_err(io_err(&dest, "rename blob into place"))?;
-        }
-        for (t, diff_id) in &mut layers {
-            let dest = self.layer_path(diff_id);
-            match fs::rename(&t.path, &dest) {
-                Ok(()) => t.live = false,
-                Err(e) if dest.is_dir() => {
-                    tracing::debug!(
-                        "layer {diff_id} committed concurrently ({e}); discarding ours"
-                    );
-                }
-                Err(e) => return Err(io_err(&dest, "rename layer into place")(e)),
-            }
-        }
-        if !blobs.is_empty() {
-            sync_dir(&self.root.join("blobs/sha256"))?;
-        }
-        if !layers.is_empty() {
-            sync_dir(&self.root.join("layers/sha256"))?;
-        }
-        Ok(())
-    }
-
     /// Store a small blob held in memory and return its digest.
     pub fn put_blob_bytes(&self, data: &[u8]) -> Result<Digest, StoreError> {
         let d = Digest::of_bytes(data);
@@ -397,13 +329,6 @@ impl Store {
             return Err(StoreError::BlobMismatch { path: p, actual });
         }
         Ok(data)
-    }
-
-    /// Commit an unpacked layer whose diff_id the caller verified. If another pull
-    /// committed the same layer first, ours is discarded.
-    pub fn commit_layer(&self, tmp: TempDir, diff_id: &Digest) -> Result<PathBuf, StoreError> {
-        self.commit(Vec::new(), vec![(tmp, diff_id.clone())])?;
-        Ok(self.layer_path(diff_id))
     }
 
     fn image_path(&self, manifest: &Digest) -> PathBuf {
@@ -676,7 +601,7 @@ pub fn write_atomic(dest: &Path, data: &[u8]) -> Result<(), StoreError> {
     res
 }
 
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|f| f.sync_all())
         .map_err(io_err(dir, "fsync directory"))
