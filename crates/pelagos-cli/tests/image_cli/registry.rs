@@ -14,6 +14,10 @@ pub const CASES: &[(&str, Case)] = &[
     ),
     ("push_auth_and_denied", push_auth_and_denied),
     (
+        "push_index_with_all_platforms",
+        push_index_with_all_platforms,
+    ),
+    (
         "login_logout_and_saved_logins",
         login_logout_and_saved_logins,
     ),
@@ -133,6 +137,55 @@ fn push_round_trip_keeps_digests(f: &Fixture) -> Result<(), String> {
         &o,
         &["is not a stored reference", "name the destination"],
         "push by id",
+    )
+}
+
+fn push_index_with_all_platforms(f: &Fixture) -> Result<(), String> {
+    let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let root = t.path();
+    let ca = f.ca().display().to_string();
+    let src = format!("{}/multiarch:docker", f.anon);
+    let dest = format!("{}/pushed/multi:1", f.tls);
+    let push = ["image", "push", "--ca-file", &ca, &src, &dest];
+    let pull = |platform: &str| {
+        let args = ["image", "pull", "--insecure", "--platform", platform, &src];
+        ok(&pelagos(root, &args, None), platform).map(|_| ())
+    };
+    pull("linux/amd64")?;
+    // One platform stored: the tag gets that platform's manifest.
+    let o = pelagos(root, &push, None);
+    ensure(
+        ok(&o, "push one platform")?.contains("@sha256:") && !stderr(&o).contains("index"),
+        stderr(&o),
+    )?;
+    pull("linux/arm64/v8")?;
+    pull("linux/arm/v7")?;
+    // Every platform stored: the index goes up with its bytes, so its digest holds.
+    let o = pelagos(root, &push, None);
+    let out = ok(&o, "push the index")?;
+    ensure(
+        out.trim() == format!("{}/pushed/multi@{}", f.tls, f.digest("multiarch:docker"))
+            && stderr(&o).contains("with its index"),
+        format!("{out} {}", stderr(&o)),
+    )?;
+    let fresh = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let args = [
+        "image",
+        "pull",
+        "--ca-file",
+        &ca,
+        "--platform",
+        "linux/arm/v7",
+        &dest,
+    ];
+    ok(&pelagos(fresh.path(), &args, None), "pull a platform back")?;
+    let insp = ok(
+        &pelagos(fresh.path(), &["image", "inspect", &dest], None),
+        "inspect",
+    )?;
+    ensure(
+        insp.contains(f.digest("multiarch:docker")) && insp.contains("linux/arm/v7"),
+        insp,
     )
 }
 
