@@ -25,9 +25,13 @@ enum Command {
     Lisp(commands::lisp::LispArgs),
     /// Interactive .reml REPL.
     Repl,
-    /// Manage images: pull, ls, inspect, rm, tag, save, load, history, prune, check.
+    /// Manage images: pull, push, ls, inspect, rm, tag, save, load, history, prune, check.
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
+    /// Log in to a registry (checks the credentials, then saves them as docker does).
+    Login(commands::login::LoginArgs),
+    /// Forget the saved login for a registry.
+    Logout(commands::login::LogoutArgs),
     /// Run the runc-compatible OCI runtime (same arguments as `pelagos-runtime`).
     Runtime {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -48,6 +52,8 @@ fn main() -> ExitCode {
         Command::Image(cmd) => {
             commands::image::run(cmd, &pelagos::Paths::resolve(cli.root.as_deref()))
         }
+        Command::Login(a) => commands::login::login(a),
+        Command::Logout(a) => commands::login::logout(a),
         Command::Runtime { args } => commands::runtime::forward(args),
     }
 }

@@ -7,6 +7,8 @@
 mod archive;
 #[path = "image_cli/podman.rs"]
 mod podman;
+#[path = "image_cli/registry.rs"]
+mod registry;
 #[path = "image_cli/store_cmds.rs"]
 mod store_cmds;
 
@@ -48,19 +50,35 @@ const CASES: &[(&str, pelagos_testsupport::harness::Case<Fixture>)] = &[
 ];
 
 fn main() {
-    pelagos_testsupport::harness::run(CASES, Fixture::start);
+    let all: Vec<(&str, Case)> = CASES.iter().chain(registry::CASES).copied().collect();
+    pelagos_testsupport::harness::run(&all, Fixture::start);
 }
+
+type Case = pelagos_testsupport::harness::Case<Fixture>;
 
 fn pelagos(root: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     pelagos_bytes(root, args, stdin.map(str::as_bytes))
 }
 
-/// Runs `pelagos args...` with the store below `root`, feeding `stdin` from a thread
-/// (an archive may be larger than the pipe buffer).
+fn pelagos_env(root: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+    pelagos_cmd(root, args, stdin.map(str::as_bytes), env)
+}
+
 fn pelagos_bytes(root: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    pelagos_cmd(root, args, stdin, &[])
+}
+
+/// Runs `pelagos args...` with the data root, Docker config and user config dirs below
+/// `root` (saved logins and registries configs of the host stay out), plus `env`, feeding
+/// `stdin` from a thread (an archive may be larger than the pipe buffer).
+fn pelagos_cmd(root: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pelagos"));
     cmd.args(args)
         .env("PELAGOS_ROOT", root)
+        .env("DOCKER_CONFIG", root.join("docker-config"))
+        .env("XDG_CONFIG_HOME", root.join("xdg-config"))
+        .env_remove("PELAGOS_REGISTRIES_CONFIG")
+        .envs(env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {

@@ -162,3 +162,43 @@ pub fn remove_any<Fd: AsFd>(dir: Fd, name: &OsStr) -> Result<(), Errno> {
         Some(_) => rfs::unlinkat(dir, name, AtFlags::empty()),
     }
 }
+
+/// Counts what is written to a file and, every `step` bytes, asks the kernel to start
+/// writing that range back, so that the one flush before a commit has little left to
+/// wait for (and dirty pages do not pile up behind a large layer).
+pub struct Writeback {
+    step: u64,
+    written: u64,
+    hinted: u64,
+}
+
+impl Writeback {
+    /// Hint every `step` bytes.
+    pub fn new(step: u64) -> Self {
+        Self {
+            step,
+            written: 0,
+            hinted: 0,
+        }
+    }
+
+    /// Record `n` more bytes written to `fd`.
+    pub fn wrote<Fd: AsFd>(&mut self, fd: Fd, n: u64) {
+        self.written += n;
+        if self.written - self.hinted >= self.step {
+            self.flush(fd);
+        }
+    }
+
+    /// Hint the rest (at the end of the file).
+    pub fn flush<Fd: AsFd>(&mut self, fd: Fd) {
+        let Some(len) = std::num::NonZeroU64::new(self.written - self.hinted) else {
+            return;
+        };
+        // POSIX_FADV_DONTNEED starts asynchronous writeback of the dirty pages of the
+        // range; pages still dirty or under writeback stay cached. Only a hint: a
+        // failure changes nothing that matters.
+        let _ = rfs::fadvise(fd, self.hinted, Some(len), rfs::Advice::DontNeed);
+        self.hinted = self.written;
+    }
+}

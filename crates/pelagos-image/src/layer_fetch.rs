@@ -3,19 +3,24 @@
 //! (blob and diff_id) are checked before either result is committed.
 
 use crate::digest::{Digest, HashingReader};
+use crate::fsops::Writeback;
 use crate::manifest::Compression;
 use crate::pull::{Progress, PullError, PullEvent};
 use crate::reference::ImageRef;
-use crate::registry::Registry;
-use crate::store::{Store, TempDir};
+use crate::registry::{Registry, RegistryError};
+use crate::store::{Store, TempDir, TempFile};
 use crate::unpack::{self, UnpackError, UnpackOptions};
+use bytes::Bytes;
 use std::io::{self, Read, Write};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-/// Tries per layer before giving up on a transient error.
+/// Tries per layer before giving up on a download that breaks off.
 const ATTEMPTS: u32 = 3;
-/// Chunks buffered between download and unpack.
-const PIPE_CHUNKS: usize = 64;
+/// Pieces queued between download and unpack, and their largest size: at most 2 MiB
+/// of a layer waits in memory.
+const PIPE_CHUNKS: usize = 32;
+const PIPE_PIECE: usize = 64 << 10;
+/// How often writeback of the blob file is started.
+const WRITEBACK_STEP: u64 = 8 << 20;
 
 /// One layer to fetch.
 pub(crate) struct LayerJob<'a> {
@@ -28,9 +33,15 @@ pub(crate) struct LayerJob<'a> {
     pub comp: Compression,
 }
 
+/// A downloaded blob and its unpacked tree, both verified, not yet committed.
+pub(crate) struct Verified {
+    pub blob: (TempFile, Digest),
+    pub layer: (TempDir, Digest),
+}
+
 impl LayerJob<'_> {
-    /// Download, unpack, verify and commit, retrying transient network failures.
-    pub async fn run(&self) -> Result<(), PullError> {
+    /// Download, unpack and verify, fetching again when the download breaks off.
+    pub async fn run(&self) -> Result<Verified, PullError> {
         let mut attempt = 1;
         loop {
             match self.attempt().await {
@@ -55,29 +66,56 @@ impl LayerJob<'_> {
         }
     }
 
-    async fn attempt(&self) -> Result<(), PullError> {
+    /// Download into the blob file while the unpacker reads the same chunks.
+    async fn download(
+        &self,
+        blob: &mut TempFile,
+        tx: tokio::sync::mpsc::Sender<Bytes>,
+    ) -> Result<(), PullError> {
+        let mut reader = self
+            .registry
+            .blob_reader(self.image, "layer", self.digest)
+            .await?;
+        let mut tx = Some(tx);
+        let mut wb = Writeback::new(WRITEBACK_STEP);
+        while let Some(mut chunk) = reader.chunk().await? {
+            let n = chunk.len() as u64;
+            blob.file()
+                .write_all(&chunk)
+                .map_err(|source| RegistryError::Write {
+                    image: self.image.to_string(),
+                    what: "layer",
+                    digest: self.digest.clone(),
+                    source,
+                })?;
+            wb.wrote(&*blob.file(), n);
+            // Small pieces keep the bytes queued for the unpacker bounded whatever
+            // chunk sizes the connection delivers. When the unpacker has stopped (it
+            // failed), the download still completes so that its own verdict (digest,
+            // 404) wins when it fails too.
+            while let (Some(t), false) = (&tx, chunk.is_empty()) {
+                let piece = chunk.split_to(chunk.len().min(PIPE_PIECE));
+                if t.send(piece).await.is_err() {
+                    tx = None;
+                }
+            }
+            self.progress.event(PullEvent::LayerBytes {
+                digest: self.digest,
+                bytes: n,
+            });
+        }
+        wb.flush(&*blob.file());
+        Ok(())
+    }
+
+    async fn attempt(&self) -> Result<Verified, PullError> {
         let mut blob = self.store.temp_file("layer-blob")?;
         let dir = self.store.temp_dir("layer")?;
-        let (tx, rx) = sync_channel::<Vec<u8>>(PIPE_CHUNKS);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(PIPE_CHUNKS);
         let comp = self.comp;
         // The unpacker owns the temp dir, so a cancelled pull still cleans it up.
         let unpacker = tokio::task::spawn_blocking(move || unpack_stream(rx, comp, dir));
-        let progress = self.progress;
-        let d2 = self.digest.clone();
-        let mut tee = Tee {
-            file: blob.file(),
-            tx: Some(tx),
-        };
-        let downloaded = self
-            .registry
-            .fetch_blob(self.image, "layer", self.digest, &mut tee, &mut move |n| {
-                progress.event(PullEvent::LayerBytes {
-                    digest: &d2,
-                    bytes: n,
-                })
-            })
-            .await;
-        drop(tee);
+        let downloaded = self.download(&mut blob, tx).await;
         let unpacked = unpacker.await;
         downloaded?;
         self.progress.event(PullEvent::LayerDownloaded {
@@ -102,15 +140,16 @@ impl LayerJob<'_> {
                 actual,
             });
         }
-        self.store.commit_blob(blob, self.digest)?;
-        self.store.commit_layer(dir, self.diff_id)?;
-        Ok(())
+        Ok(Verified {
+            blob: (blob, self.digest.clone()),
+            layer: (dir, self.diff_id.clone()),
+        })
     }
 }
 
 /// Decompress and unpack what arrives on `rx`; returns the diff_id of the stream.
 fn unpack_stream(
-    rx: Receiver<Vec<u8>>,
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
     comp: Compression,
     dir: TempDir,
 ) -> Result<(Digest, TempDir), UnpackError> {
@@ -118,8 +157,7 @@ fn unpack_stream(
         256 * 1024,
         ChanReader {
             rx,
-            buf: Vec::new(),
-            pos: 0,
+            buf: Bytes::new(),
         },
     );
     let reader = decompress(input, comp).map_err(UnpackError::Archive)?;
@@ -151,51 +189,22 @@ pub(crate) fn unpack_hashed(
     Ok(hashing.finish().0)
 }
 
-/// Reads the chunks a [`Tee`] sends; end of stream when the sender is gone.
+/// Reads the chunks the download sends; end of stream when the sender is gone.
 struct ChanReader {
-    rx: Receiver<Vec<u8>>,
-    buf: Vec<u8>,
-    pos: usize,
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    buf: Bytes,
 }
 
 impl Read for ChanReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos >= self.buf.len() {
-            match self.rx.recv() {
-                Ok(chunk) => {
-                    self.buf = chunk;
-                    self.pos = 0;
-                }
-                Err(_) => return Ok(0),
+        while self.buf.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.buf = chunk,
+                None => return Ok(0),
             }
         }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf.split_to(n));
         Ok(n)
-    }
-}
-
-/// Writes the download to the blob file and forwards it to the unpacker. When the
-/// unpacker has stopped (it failed), the download still completes so its own verdict
-/// (digest, 404) is the one reported when it fails too.
-struct Tee<'a> {
-    file: &'a mut std::fs::File,
-    tx: Option<SyncSender<Vec<u8>>>,
-}
-
-impl Write for Tee<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.file.write_all(buf)?;
-        if let Some(tx) = &self.tx {
-            if tx.send(buf.to_vec()).is_err() {
-                self.tx = None;
-            }
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
     }
 }

@@ -10,27 +10,39 @@
 //! locations come from the caller.
 
 pub mod archive;
+pub mod auth;
+pub mod backoff;
 pub mod bundle;
 pub mod check;
 pub mod digest;
+pub mod docker_config;
 pub mod flatten;
 pub mod fsops;
 pub mod gc;
 pub mod history;
+pub mod hosts;
 mod layer_fetch;
 pub mod manifest;
 pub mod platform;
 pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod registry;
+mod registry_error;
+pub mod registry_push;
 pub mod store;
+mod store_commit;
+mod transport;
 pub mod unpack;
 pub mod usage;
 pub mod user;
 
+pub use backoff::{RetryPolicy, Timeouts};
 pub use digest::Digest;
+pub use hosts::RegistriesConfig;
 pub use platform::Platform;
 pub use pull::{pull, Progress, PullError, PullEvent, PullOptions, Pulled};
+pub use push::{push, PushError, Pushed};
 pub use reference::ImageRef;
 pub use registry::{Credentials, Registry, RegistryError, RegistryOptions};
 pub use store::Store;

@@ -6,13 +6,14 @@
 //! earlier or concurrent pull could have produced too.
 
 use crate::digest::Digest;
+use crate::layer_fetch::Verified;
 use crate::manifest::{
     self, Compression, Descriptor, Document, ImageConfig, Manifest, ManifestError,
 };
 use crate::platform::{self, Platform, PlatformError};
 use crate::reference::ImageRef;
 use crate::registry::{Registry, RegistryError};
-use crate::store::{ImageRecord, LayerRecord, Store, StoreError};
+use crate::store::{ImageRecord, LayerRecord, Store, StoreError, TempFile};
 use crate::unpack::UnpackError;
 use futures_util::{StreamExt, TryStreamExt};
 
@@ -172,6 +173,8 @@ struct Ctx<'a> {
     store: &'a Store,
     image: &'a ImageRef,
     progress: &'a dyn Progress,
+    /// Layers downloaded and verified, waiting for the one commit at the end.
+    verified: std::sync::Mutex<Vec<Verified>>,
 }
 
 /// Pull `image` into `store`.
@@ -187,21 +190,23 @@ pub async fn pull(
         store,
         image,
         progress,
+        verified: std::sync::Mutex::default(),
     };
     let name = image.to_string();
     let merr = |source| PullError::Manifest {
         image: name.clone(),
         source,
     };
-    registry.authenticate(image).await?;
     let _lock = store.lock_shared()?;
     let wanted = opts.platform.clone().unwrap_or_else(Platform::host);
+    let resolved = cx.resolve(&wanted).await;
+    cx.flush_warnings();
     let Resolved {
         index,
         manifest_body,
         manifest_digest,
         manifest,
-    } = cx.resolve(&wanted).await?;
+    } = resolved?;
     let (config_bytes, config_digest, config) = cx.config(&manifest).await?;
     let found = Platform {
         os: config.os.clone(),
@@ -232,20 +237,32 @@ pub async fn pull(
         let comp = manifest::layer_compression(desc).map_err(merr)?;
         plan.push((desc, digest, diff_id, comp));
     }
-    let results: Vec<(LayerRecord, bool)> = futures_util::stream::iter(
+    let results: Result<Vec<(LayerRecord, bool)>, PullError> = futures_util::stream::iter(
         plan.into_iter()
             .map(|(desc, digest, diff_id, comp)| cx.layer(desc, digest, diff_id, comp)),
     )
     .buffered(PARALLEL_LAYERS)
     .try_collect()
-    .await?;
+    .await;
+    cx.flush_warnings();
+    // What was verified is committed also when another layer failed: a re-pull
+    // reuses it. The documents go only with a complete image.
+    let mut docs = Vec::new();
+    if results.is_ok() {
+        let bodies = index
+            .iter()
+            .map(|(b, _)| b)
+            .chain([&manifest_body, &config_bytes]);
+        for body in bodies {
+            if !store.has_blob(&Digest::of_bytes(body)) {
+                docs.push(store.temp_blob(body)?);
+            }
+        }
+    }
+    cx.commit(docs).await?;
+    let results = results?;
     let downloaded = results.iter().filter(|r| r.1).count();
-    let index_digest = match &index {
-        Some((b, _)) => Some(store.put_blob_bytes(b)?),
-        None => None,
-    };
-    store.put_blob_bytes(&manifest_body)?;
-    store.put_blob_bytes(&config_bytes)?;
+    let index_digest = index.map(|(_, d)| d);
     let record = ImageRecord {
         manifest_digest,
         index_digest,
@@ -279,6 +296,41 @@ struct Resolved {
 }
 
 impl Ctx<'_> {
+    /// Commit the verified layers and `docs` with one flush, off the async threads.
+    async fn commit(&self, docs: Vec<(TempFile, Digest)>) -> Result<(), PullError> {
+        let verified = self
+            .verified
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default();
+        if verified.is_empty() && docs.is_empty() {
+            return Ok(());
+        }
+        let mut blobs = docs;
+        let mut layers = Vec::new();
+        for v in verified {
+            blobs.push(v.blob);
+            layers.push(v.layer);
+        }
+        let store = self.store.clone();
+        let root = self.store.root().to_path_buf();
+        tokio::task::spawn_blocking(move || store.commit(blobs, layers))
+            .await
+            .map_err(|e| StoreError::Io {
+                path: root,
+                op: "commit",
+                source: std::io::Error::other(e),
+            })??;
+        Ok(())
+    }
+
+    /// Pass on what the registry client noticed (mirrors skipped).
+    fn flush_warnings(&self) {
+        for w in self.registry.take_warnings() {
+            self.progress.event(PullEvent::Warning(w));
+        }
+    }
+
     fn name(&self) -> String {
         self.image.to_string()
     }
@@ -366,7 +418,7 @@ impl Ctx<'_> {
             digest: &digest,
             size: desc.size,
         });
-        crate::layer_fetch::LayerJob {
+        let verified = crate::layer_fetch::LayerJob {
             registry: self.registry,
             store: self.store,
             image: self.image,
@@ -377,6 +429,9 @@ impl Ctx<'_> {
         }
         .run()
         .await?;
+        if let Ok(mut v) = self.verified.lock() {
+            v.push(verified);
+        }
         self.progress
             .event(PullEvent::LayerDone { digest: &digest });
         Ok((record, true))

@@ -140,22 +140,6 @@ impl ImageRef {
         }
     }
 
-    /// The reference in the form `oci-client` uses for requests.
-    pub fn to_oci(&self) -> oci_client::Reference {
-        match (&self.digest, &self.tag) {
-            (Some(d), _) => oci_client::Reference::with_digest(
-                self.registry.clone(),
-                self.repository.clone(),
-                d.to_string(),
-            ),
-            (None, t) => oci_client::Reference::with_tag(
-                self.registry.clone(),
-                self.repository.clone(),
-                t.clone().unwrap_or_else(|| DEFAULT_TAG.to_string()),
-            ),
-        }
-    }
-
     /// The host part without port, for matching `--insecure` lists.
     pub fn host(&self) -> &str {
         self.registry
@@ -202,7 +186,8 @@ fn split_registry(name: &str) -> (String, &str) {
     }
 }
 
-fn valid_registry(r: &str) -> bool {
+/// Is `r` a registry name: `host[:port]` (a DNS name, IPv4 or `[IPv6]`)?
+pub fn valid_registry(r: &str) -> bool {
     let (host, port) = match r.rsplit_once(':') {
         Some((h, p)) if !h.ends_with(']') || r.starts_with('[') => (h, Some(p)),
         _ => (r, None),
@@ -322,7 +307,6 @@ mod tests {
         let r = p(&format!("127.0.0.1:5000/busybox:1.35@{D}"));
         assert_eq!(r.tag.as_deref(), Some("1.35"));
         assert!(r.digest.is_some());
-        assert_eq!(r.to_oci().digest(), Some(D));
     }
 
     #[test]

@@ -1,141 +1,25 @@
-//! The registry client: one `oci-client` (reqwest, rustls on ring) per process, plus
-//! auth, TLS options and error classification into messages a user can act on.
+//! The registry client: one HTTP client per process ([`crate::transport`]), the
+//! endpoints of a registry (its mirrors first, for pulls), and the read side of the
+//! distribution API (manifests, blobs, login checks). The write side is in
+//! [`crate::registry_push`].
 
+use crate::backoff::{RetryPolicy, Timeouts};
 use crate::digest::{Digest, Hasher};
+use crate::hosts::{parse_mirror, HostSettings, RegistriesConfig};
 use crate::manifest::ACCEPT_ALL;
-use crate::reference::ImageRef;
-use futures_util::StreamExt;
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::secrets::RegistryAuth;
-use oci_client::RegistryOperation;
+use crate::reference::{ImageRef, DEFAULT_REGISTRY};
+use crate::registry_error::{chain, status_error, Subject};
+use crate::transport::{Endpoint, Transport};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
-/// Errors talking to a registry. Each names the image and, for blobs, the digest.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    /// The CA file cannot be read.
-    #[error("cannot read CA file {path}: {source}")]
-    CaFile {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The HTTP client cannot be built.
-    #[error("cannot set up the registry client: {0}")]
-    Client(String),
-    /// The registry refused the request.
-    #[error("unauthorized: {image}: the registry requires credentials or they lack access ({detail}); pass --username and --password-stdin")]
-    Unauthorized {
-        /// The image.
-        image: String,
-        /// Registry detail.
-        detail: String,
-    },
-    /// The token server or registry rejected the credentials.
-    #[error("authentication failed for {image}: {detail}; check the username and password")]
-    AuthFailed {
-        /// The image.
-        image: String,
-        /// Server detail.
-        detail: String,
-    },
-    /// The manifest does not exist.
-    #[error("manifest unknown: {image}: no such tag, digest or repository in the registry")]
-    ManifestUnknown {
-        /// The image.
-        image: String,
-    },
-    /// A blob does not exist.
-    #[error("blob unknown: {image}: {what} {digest} is missing from the registry (404)")]
-    BlobUnknown {
-        /// The image.
-        image: String,
-        /// `layer` or `config`.
-        what: &'static str,
-        /// The blob digest.
-        digest: Digest,
-    },
-    /// Content did not hash to its digest.
-    #[error("digest mismatch: {image}: {what} {expected} downloaded as {actual}; the registry content is corrupt")]
-    DigestMismatch {
-        /// The image.
-        image: String,
-        /// What was fetched.
-        what: &'static str,
-        /// The digest asked for.
-        expected: String,
-        /// What the content hashes to.
-        actual: String,
-    },
-    /// TLS failed.
-    #[error("tls error talking to {registry} for {image}: {detail}; pass --ca-file with the registry's CA certificate (or --insecure for a plain-HTTP registry)")]
-    Tls {
-        /// The image.
-        image: String,
-        /// The registry host.
-        registry: String,
-        /// The underlying error chain.
-        detail: String,
-    },
-    /// A TLS request got a plain-HTTP answer.
-    #[error("{registry} answered a TLS request for {image} with plain HTTP; pass --insecure to use plain HTTP")]
-    PlainHttp {
-        /// The image.
-        image: String,
-        /// The registry host.
-        registry: String,
-    },
-    /// Any other failure.
-    #[error("registry error for {image}{what}: {detail}")]
-    Other {
-        /// The image.
-        image: String,
-        /// Extra context such as `, layer sha256:...`.
-        what: String,
-        /// The underlying error chain.
-        detail: String,
-        /// A network failure or server error that may pass on retry.
-        transient: bool,
-    },
-    /// Writing the download failed.
-    #[error("writing {what} {digest} of {image}: {source}")]
-    Write {
-        /// The image.
-        image: String,
-        /// What was fetched.
-        what: &'static str,
-        /// The blob digest.
-        digest: Digest,
-        /// The error.
-        source: std::io::Error,
-    },
-}
+pub use crate::auth::Credentials;
+pub use crate::registry_error::RegistryError;
 
-impl RegistryError {
-    /// Worth retrying: a network failure or server error, not a verdict about content
-    /// or access.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Other {
-                transient: true,
-                ..
-            }
-        )
-    }
-}
-
-/// Username and password for Basic auth or for the token server.
-#[derive(Clone, Debug)]
-pub struct Credentials {
-    /// User name.
-    pub username: String,
-    /// Password or token.
-    pub password: String,
-}
+/// Where Docker Hub serves the API.
+const DOCKER_HUB_API: &str = "registry-1.docker.io";
 
 /// How to reach registries.
 #[derive(Clone, Debug, Default)]
@@ -144,193 +28,181 @@ pub struct RegistryOptions {
     pub insecure: Vec<String>,
     /// Extra PEM CA certificates to trust.
     pub ca_files: Vec<PathBuf>,
-    /// Credentials, used for every registry.
-    pub credentials: Option<Credentials>,
+    /// Credentials by registry (`host[:port]`, `docker.io` for Docker Hub).
+    pub credentials: HashMap<String, Credentials>,
+    /// Per-registry settings (plain HTTP, CA, mirrors), e.g. from a registries config.
+    pub hosts: BTreeMap<String, HostSettings>,
+    /// How failed requests are retried.
+    pub retry: RetryPolicy,
+    /// Client timeouts.
+    pub timeouts: Timeouts,
+}
+
+impl RegistryOptions {
+    /// Take the settings, retry policy and timeouts of a registries config.
+    pub fn apply_config(&mut self, c: RegistriesConfig) {
+        // References name Docker Hub `docker.io`, whatever alias the config uses.
+        self.hosts.extend(c.registries.into_iter().map(|(k, v)| {
+            match crate::docker_config::normalize_server(&k).as_str() {
+                DEFAULT_REGISTRY => (DEFAULT_REGISTRY.to_string(), v),
+                _ => (k, v),
+            }
+        }));
+        self.retry = c.retry;
+        self.timeouts = c.timeouts;
+    }
+
+    /// Use `creds` for `registry`.
+    pub fn with_credentials(mut self, registry: &str, creds: Credentials) -> Self {
+        self.credentials.insert(registry.to_string(), creds);
+        self
+    }
+
+    /// The registries a pull of something on `registry` may contact: its mirrors
+    /// (`host[:port]`) and itself. Credentials are needed for these.
+    pub fn pull_sources(&self, registry: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .hosts
+            .get(registry)
+            .map(|h| {
+                h.mirrors
+                    .iter()
+                    .filter_map(|m| parse_mirror(m).map(|(_, host)| host.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.push(registry.to_string());
+        v
+    }
 }
 
 /// The registry client; build one per process and share it.
 pub struct Registry {
-    client: oci_client::Client,
-    auth: RegistryAuth,
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
+    pub(crate) transport: Transport,
+    insecure: HashSet<String>,
+    mirrors: HashMap<String, Vec<(bool, String)>>,
+    /// Mirrors that failed other than by lacking content; skipped from then on.
+    dead: Mutex<HashSet<String>>,
+    /// (mirror, repository) pairs where the mirror lacked content; skipped for that
+    /// repository from then on.
+    lacking: Mutex<HashSet<(String, String)>>,
+    warnings: Mutex<Vec<String>>,
 }
 
 impl Registry {
     /// Build the client.
     pub fn new(opts: &RegistryOptions) -> Result<Self, RegistryError> {
-        // reqwest is built without a default crypto provider; ring is ours. A second
-        // call finds one installed and that is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut certs = Vec::new();
-        for p in &opts.ca_files {
-            let data = std::fs::read(p).map_err(|source| RegistryError::CaFile {
-                path: p.clone(),
-                source,
-            })?;
-            certs.push(Certificate {
-                encoding: CertificateEncoding::Pem,
-                data,
-            });
+        let mut ca_files = opts.ca_files.clone();
+        let mut insecure: HashSet<String> = opts.insecure.iter().cloned().collect();
+        let mut mirrors = HashMap::new();
+        for (name, h) in &opts.hosts {
+            ca_files.extend(h.ca.iter().cloned());
+            if h.insecure {
+                insecure.insert(name.clone());
+            }
+            let list: Vec<(bool, String)> = h
+                .mirrors
+                .iter()
+                .filter_map(|m| parse_mirror(m).map(|(http, host)| (http, host.to_string())))
+                .collect();
+            mirrors.insert(name.clone(), list);
         }
-        let config = ClientConfig {
-            protocol: if opts.insecure.is_empty() {
-                ClientProtocol::Https
-            } else {
-                ClientProtocol::HttpsExcept(opts.insecure.clone())
-            },
-            extra_root_certificates: certs,
-            platform_resolver: None,
-            connect_timeout: Some(std::time::Duration::from_secs(30)),
-            read_timeout: Some(std::time::Duration::from_secs(120)),
-            user_agent: concat!("pelagos/", env!("CARGO_PKG_VERSION")),
-            ..ClientConfig::default()
+        let transport = Transport::new(
+            &ca_files,
+            &opts.timeouts,
+            opts.retry.clone(),
+            opts.credentials.clone(),
+        )?;
+        Ok(Self {
+            transport,
+            insecure,
+            mirrors,
+            dead: Mutex::default(),
+            lacking: Mutex::default(),
+            warnings: Mutex::default(),
+        })
+    }
+
+    /// Warnings gathered since the last call (mirrors that failed and were skipped).
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
+    }
+
+    /// The endpoint of `registry` itself (`plain_http` forces plain HTTP).
+    pub(crate) fn endpoint(&self, registry: &str, plain_http: bool, mirror: bool) -> Endpoint {
+        let api_host = if registry == DEFAULT_REGISTRY {
+            DOCKER_HUB_API.to_string()
+        } else {
+            registry.to_string()
         };
-        let client =
-            oci_client::Client::try_from(config).map_err(|e| RegistryError::Client(chain(&e)))?;
-        let auth = match &opts.credentials {
-            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
-            None => RegistryAuth::Anonymous,
-        };
-        Ok(Self { client, auth })
-    }
-
-    fn has_credentials(&self) -> bool {
-        !matches!(self.auth, RegistryAuth::Anonymous)
-    }
-
-    fn classify(
-        &self,
-        image: &ImageRef,
-        e: OciDistributionError,
-        blob: Option<(&'static str, &Digest)>,
-    ) -> RegistryError {
-        let name = image.to_string();
-        match e {
-            OciDistributionError::UnauthorizedError { url } if self.has_credentials() => {
-                RegistryError::AuthFailed {
-                    image: name,
-                    detail: format!("401 from {url}: credentials rejected or without access"),
-                }
-            }
-            OciDistributionError::UnauthorizedError { url } => RegistryError::Unauthorized {
-                image: name,
-                detail: format!("401 from {url}"),
-            },
-            OciDistributionError::AuthenticationFailure(d) => RegistryError::AuthFailed {
-                image: name,
-                detail: d.trim().to_string(),
-            },
-            OciDistributionError::ImageManifestNotFoundError(_) => {
-                RegistryError::ManifestUnknown { image: name }
-            }
-            OciDistributionError::DigestError(
-                oci_client::errors::DigestError::VerificationError { expected, actual },
-            ) => RegistryError::DigestMismatch {
-                image: name,
-                what: blob.map_or("manifest", |b| b.0),
-                expected,
-                actual,
-            },
-            OciDistributionError::RegistryError { envelope, .. } => {
-                let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
-                if codes.contains(&&OciErrorCode::ManifestUnknown)
-                    || codes.contains(&&OciErrorCode::NameUnknown)
-                {
-                    return RegistryError::ManifestUnknown { image: name };
-                }
-                if let (true, Some((what, d))) = (codes.contains(&&OciErrorCode::BlobUnknown), blob)
-                {
-                    return RegistryError::BlobUnknown {
-                        image: name,
-                        what,
-                        digest: d.clone(),
-                    };
-                }
-                if codes.contains(&&OciErrorCode::Unauthorized)
-                    || codes.contains(&&OciErrorCode::Denied)
-                {
-                    return RegistryError::Unauthorized {
-                        image: name,
-                        detail: envelope.to_string(),
-                    };
-                }
-                self.other(image, blob, envelope.to_string(), false)
-            }
-            OciDistributionError::ServerError { code: 404, .. } => match blob {
-                None => RegistryError::ManifestUnknown { image: name },
-                Some((what, d)) => RegistryError::BlobUnknown {
-                    image: name,
-                    what,
-                    digest: d.clone(),
-                },
-            },
-            other => {
-                let transient = match &other {
-                    OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
-                    OciDistributionError::RequestError(_) | OciDistributionError::IoError(_) => {
-                        true
-                    }
-                    _ => false,
-                };
-                let detail = chain(&other);
-                let lower = detail.to_lowercase();
-                if lower.contains("invalidcontenttype") {
-                    RegistryError::PlainHttp {
-                        image: name,
-                        registry: image.registry.clone(),
-                    }
-                } else if lower.contains("certificate")
-                    || lower.contains("tls")
-                    || lower.contains("unknownissuer")
-                {
-                    RegistryError::Tls {
-                        image: name,
-                        registry: image.registry.clone(),
-                        detail,
-                    }
-                } else {
-                    self.other(image, blob, detail, transient)
-                }
-            }
+        let http = plain_http || self.insecure.contains(registry);
+        Endpoint {
+            registry: registry.to_string(),
+            api_host,
+            scheme: if http { "http" } else { "https" },
+            mirror,
         }
     }
 
-    fn other(
-        &self,
-        image: &ImageRef,
-        blob: Option<(&'static str, &Digest)>,
-        detail: String,
-        transient: bool,
-    ) -> RegistryError {
-        RegistryError::Other {
-            image: image.to_string(),
-            what: blob.map(|(w, d)| format!(", {w} {d}")).unwrap_or_default(),
-            detail,
-            transient,
-        }
+    /// Where a pull of `image` looks: live mirrors in order, then the registry.
+    fn pull_endpoints(&self, image: &ImageRef) -> Vec<Endpoint> {
+        let dead = self.dead.lock().map(|d| d.clone()).unwrap_or_default();
+        let lacking = self.lacking.lock().map(|d| d.clone()).unwrap_or_default();
+        let mut v: Vec<Endpoint> = self
+            .mirrors
+            .get(&image.registry)
+            .into_iter()
+            .flatten()
+            .filter(|(_, host)| {
+                !dead.contains(host) && !lacking.contains(&(host.clone(), image.repository.clone()))
+            })
+            .map(|(http, host)| self.endpoint(host, *http, true))
+            .collect();
+        v.push(self.endpoint(&image.registry, false, false));
+        v
     }
 
-    /// Authenticate for pulling `image` (Basic, or a Bearer token from the realm the
-    /// registry names). Anonymous registries need nothing.
-    pub async fn authenticate(&self, image: &ImageRef) -> Result<(), RegistryError> {
-        self.client
-            .auth(&image.to_oci(), &self.auth, RegistryOperation::Pull)
-            .await
-            .map(|_| ())
-            .map_err(|e| self.classify(image, e, None))
+    /// Run `op` against each pull endpoint of `image` until one succeeds. A mirror's
+    /// failure is a warning, and the mirror is skipped from then on (for this
+    /// repository when it only lacked the content); the registry's own failure is the
+    /// error.
+    async fn try_sources<T, F>(&self, image: &ImageRef, op: F) -> Result<T, RegistryError>
+    where
+        F: AsyncFn(&Endpoint) -> Result<T, RegistryError>,
+    {
+        let endpoints = self.pull_endpoints(image);
+        let mut last = None;
+        for ep in &endpoints {
+            match op(ep).await {
+                Ok(v) => return Ok(v),
+                Err(e) if ep.mirror => {
+                    let lacks = matches!(
+                        e,
+                        RegistryError::ManifestUnknown { .. } | RegistryError::BlobUnknown { .. }
+                    );
+                    if lacks {
+                        if let Ok(mut l) = self.lacking.lock() {
+                            l.insert((ep.registry.clone(), image.repository.clone()));
+                        }
+                    } else if let Ok(mut d) = self.dead.lock() {
+                        d.insert(ep.registry.clone());
+                    }
+                    if let Ok(mut w) = self.warnings.lock() {
+                        w.push(format!(
+                            "mirror {} of {}: {e}; trying the next source",
+                            ep.registry, image.registry
+                        ));
+                    }
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| Subject::new(image.to_string()).other("no source".into(), false)))
     }
 
     /// Fetch a manifest or index (by the reference's digest if pinned, else its tag),
@@ -339,11 +211,35 @@ impl Registry {
         &self,
         image: &ImageRef,
     ) -> Result<(Vec<u8>, Digest), RegistryError> {
-        let (body, digest) = self
-            .client
-            .pull_manifest_raw(&image.to_oci(), &self.auth, &ACCEPT_ALL)
-            .await
-            .map_err(|e| self.classify(image, e, None))?;
+        let subject = Subject::new(image.to_string());
+        let reference = match (&image.digest, &image.tag) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => crate::reference::DEFAULT_TAG.to_string(),
+        };
+        let path = format!("/v2/{}/manifests/{reference}", image.repository);
+        let scopes = crate::auth::Scopes::pull(&image.repository);
+        let body = self
+            .try_sources(image, async |ep| {
+                let url = ep.url(&path);
+                let resp = self
+                    .transport
+                    .send(ep, &scopes, &subject, |c| {
+                        Ok(c.get(&url)
+                            .header(reqwest::header::ACCEPT, ACCEPT_ALL.join(", ")))
+                    })
+                    .await?;
+                let status = resp.status();
+                let body = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| subject.other(chain(&e), false))?;
+                if !status.is_success() {
+                    return Err(status_error(status, &body, &subject));
+                }
+                Ok(body)
+            })
+            .await?;
         let actual = Digest::of_bytes(&body);
         if let Some(want) = &image.digest {
             if &actual != want {
@@ -355,12 +251,51 @@ impl Registry {
                 });
             }
         }
-        if digest != actual.as_str() {
-            tracing::warn!(
-                "{image}: registry reported manifest digest {digest}, content hashes to {actual}"
-            );
-        }
         Ok((body.to_vec(), actual))
+    }
+
+    /// Open a blob for reading from the first source that has it.
+    async fn open_blob(
+        &self,
+        image: &ImageRef,
+        subject: &Subject,
+        digest: &Digest,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let path = format!("/v2/{}/blobs/{digest}", image.repository);
+        let scopes = crate::auth::Scopes::pull(&image.repository);
+        self.try_sources(image, async |ep| {
+            let url = ep.url(&path);
+            let resp = self
+                .transport
+                .send(ep, &scopes, subject, |c| Ok(c.get(&url)))
+                .await?;
+            let status = resp.status();
+            if status.is_success() {
+                return Ok(resp);
+            }
+            let body = resp.bytes().await.unwrap_or_default();
+            Err(status_error(status, &body, subject))
+        })
+        .await
+    }
+
+    /// Start downloading a blob: its chunks come from [`BlobReader::chunk`], which
+    /// checks the digest at the end.
+    pub async fn blob_reader(
+        &self,
+        image: &ImageRef,
+        what: &'static str,
+        digest: &Digest,
+    ) -> Result<BlobReader, RegistryError> {
+        let subject = Subject::blob(image.to_string(), what, digest);
+        let resp = self.open_blob(image, &subject, digest).await?;
+        Ok(BlobReader {
+            resp,
+            hasher: Hasher::default(),
+            subject,
+            digest: digest.clone(),
+            done: false,
+        })
     }
 
     /// Stream a blob into `out`, verifying its digest; `progress` gets byte counts.
@@ -372,38 +307,9 @@ impl Registry {
         out: &mut W,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<u64, RegistryError> {
-        let desc = oci_client::manifest::OciDescriptor {
-            digest: digest.to_string(),
-            ..Default::default()
-        };
-        let sized = self
-            .client
-            .pull_blob_stream(&image.to_oci(), &desc)
-            .await
-            .map_err(|e| self.classify(image, e, Some((what, digest))))?;
-        let mut stream = sized.stream;
-        let mut hasher = Hasher::default();
+        let mut r = self.blob_reader(image, what, digest).await?;
         let mut total = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = match chunk {
-                Ok(c) => c,
-                Err(e) => {
-                    if let Some(oci_client::errors::DigestError::VerificationError {
-                        expected,
-                        actual,
-                    }) = e.get_ref().and_then(|i| i.downcast_ref())
-                    {
-                        return Err(RegistryError::DigestMismatch {
-                            image: image.to_string(),
-                            what,
-                            expected: expected.clone(),
-                            actual: actual.clone(),
-                        });
-                    }
-                    return Err(self.other(image, Some((what, digest)), chain(&e), true));
-                }
-            };
-            hasher.update(&chunk);
+        while let Some(chunk) = r.chunk().await? {
             out.write_all(&chunk)
                 .map_err(|source| RegistryError::Write {
                     image: image.to_string(),
@@ -414,15 +320,113 @@ impl Registry {
             total += chunk.len() as u64;
             progress(chunk.len() as u64);
         }
-        let actual = hasher.finish();
-        if &actual != digest {
-            return Err(RegistryError::DigestMismatch {
-                image: image.to_string(),
-                what,
-                expected: digest.to_string(),
-                actual: actual.to_string(),
-            });
-        }
         Ok(total)
+    }
+
+    /// Check that the credentials for `registry` are accepted (the `/v2/` endpoint,
+    /// through whatever challenge it presents). A registry that asks for nothing
+    /// passes.
+    pub async fn check_login(&self, registry: &str) -> Result<(), RegistryError> {
+        let ep = self.endpoint(registry, false, false);
+        let subject = Subject::new(registry);
+        let url = ep.url("/v2/");
+        let resp = self
+            .transport
+            .send(&ep, &crate::auth::Scopes::none(), &subject, |c| {
+                Ok(c.get(&url))
+            })
+            .await?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = resp.bytes().await.unwrap_or_default();
+        Err(subject.other(
+            format!(
+                "{url} answered {status}: {}; is this a registry?",
+                crate::registry_error::body_excerpt(&body)
+            ),
+            false,
+        ))
+    }
+}
+
+/// A blob download in progress.
+pub struct BlobReader {
+    resp: reqwest::Response,
+    hasher: Hasher,
+    subject: Subject,
+    digest: Digest,
+    done: bool,
+}
+
+impl BlobReader {
+    /// The next chunk, or `None` at the end once the content hashed to its digest.
+    /// A connection that breaks off gives a transient error (fetch the blob again).
+    pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, RegistryError> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.resp.chunk().await {
+            Ok(Some(c)) => {
+                self.hasher.update(&c);
+                Ok(Some(c))
+            }
+            Ok(None) => {
+                self.done = true;
+                let actual = std::mem::take(&mut self.hasher).finish();
+                if actual != self.digest {
+                    let (what, _) = self
+                        .subject
+                        .blob
+                        .clone()
+                        .unwrap_or(("blob", actual.clone()));
+                    return Err(RegistryError::DigestMismatch {
+                        image: self.subject.name.clone(),
+                        what,
+                        expected: self.digest.to_string(),
+                        actual: actual.to_string(),
+                    });
+                }
+                Ok(None)
+            }
+            Err(e) => Err(self.subject.other(chain(&e), true)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirrors_come_first_and_hub_aliases_fold() {
+        let mut o = RegistryOptions::default();
+        o.apply_config(
+            RegistriesConfig::parse(
+                std::path::Path::new("r.json"),
+                r#"{"registries":{"index.docker.io":{"mirrors":["m.example:1","http://10.0.0.2:2"]},
+                    "local:5000":{"insecure":true}}}"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            o.pull_sources("docker.io"),
+            ["m.example:1", "10.0.0.2:2", "docker.io"]
+        );
+        assert_eq!(o.pull_sources("other:1"), ["other:1"]);
+        let r = Registry::new(&o).unwrap();
+        let eps = r.pull_endpoints(&ImageRef::parse("alpine").unwrap());
+        let urls: Vec<(String, bool)> = eps.iter().map(|e| (e.url("/v2/"), e.mirror)).collect();
+        assert_eq!(
+            urls,
+            [
+                ("https://m.example:1/v2/".to_string(), true),
+                ("http://10.0.0.2:2/v2/".to_string(), true),
+                ("https://registry-1.docker.io/v2/".to_string(), false),
+            ]
+        );
+        let local = r.pull_endpoints(&ImageRef::parse("local:5000/x").unwrap());
+        assert_eq!(local[0].url("/v2/"), "http://local:5000/v2/");
     }
 }

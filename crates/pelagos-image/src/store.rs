@@ -132,8 +132,8 @@ pub struct RefRecord {
 
 /// A file being written in `tmp/`; removed on drop unless committed.
 pub struct TempFile {
-    path: PathBuf,
-    file: Option<File>,
+    pub(crate) path: PathBuf,
+    pub(crate) file: Option<File>,
 }
 
 impl TempFile {
@@ -157,8 +157,8 @@ impl Drop for TempFile {
 
 /// A directory being filled in `tmp/`; removed on drop unless committed.
 pub struct TempDir {
-    path: PathBuf,
-    live: bool,
+    pub(crate) path: PathBuf,
+    pub(crate) live: bool,
 }
 
 impl TempDir {
@@ -326,25 +326,13 @@ impl Store {
         Ok(TempDir { path, live: true })
     }
 
-    /// Commit a temp file whose content the caller verified hashes to `d`.
-    pub fn commit_blob(&self, mut tmp: TempFile, d: &Digest) -> Result<PathBuf, StoreError> {
-        let dest = self.blob_path(d);
-        let f = tmp.file.take().expect("temp file is open until commit");
-        f.sync_all().map_err(io_err(&tmp.path, "fsync"))?;
-        drop(f);
-        fs::rename(&tmp.path, &dest).map_err(io_err(&dest, "rename blob into place"))?;
-        sync_dir(dest.parent().unwrap_or(&self.root))?;
-        Ok(dest)
-    }
-
     /// Store a small blob held in memory and return its digest.
     pub fn put_blob_bytes(&self, data: &[u8]) -> Result<Digest, StoreError> {
         let d = Digest::of_bytes(data);
         if self.has_blob(&d) {
             return Ok(d);
         }
-        let mut t = self.temp_file("blob")?;
-        t.file().write_all(data).map_err(io_err(&t.path, "write"))?;
+        let (t, d) = self.temp_blob(data)?;
         self.commit_blob(t, &d)?;
         Ok(d)
     }
@@ -358,31 +346,6 @@ impl Store {
             return Err(StoreError::BlobMismatch { path: p, actual });
         }
         Ok(data)
-    }
-
-    /// Commit an unpacked layer whose diff_id the caller verified. If another pull
-    /// committed the same layer first, ours is discarded.
-    pub fn commit_layer(&self, mut tmp: TempDir, diff_id: &Digest) -> Result<PathBuf, StoreError> {
-        let dest = self.layer_path(diff_id);
-        let dir = crate::fsops::open_root(&tmp.path).map_err(|e| StoreError::Io {
-            path: tmp.path.clone(),
-            op: "open",
-            source: io::Error::other(e),
-        })?;
-        rustix::fs::syncfs(&dir).map_err(|e| StoreError::Io {
-            path: tmp.path.clone(),
-            op: "syncfs",
-            source: e.into(),
-        })?;
-        match fs::rename(&tmp.path, &dest) {
-            Ok(()) => tmp.live = false,
-            Err(e) if dest.is_dir() => {
-                tracing::debug!("layer {diff_id} committed concurrently ({e}); discarding ours");
-            }
-            Err(e) => return Err(io_err(&dest, "rename layer into place")(e)),
-        }
-        sync_dir(dest.parent().unwrap_or(&self.root))?;
-        Ok(dest)
     }
 
     pub(crate) fn image_path(&self, manifest: &Digest) -> PathBuf {
@@ -529,7 +492,7 @@ pub fn write_atomic(dest: &Path, data: &[u8]) -> Result<(), StoreError> {
     res
 }
 
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|f| f.sync_all())
         .map_err(io_err(dir, "fsync directory"))

@@ -1,13 +1,21 @@
-//! A flaky registry on 127.0.0.1 (a few lines of HTTP/1.1 over std's TcpListener):
-//! a layer GET that fails with 503 once is retried and the pull completes; a layer
-//! that keeps failing gives up with an error naming the layer.
+//! A misbehaving registry on 127.0.0.1 (a few lines of HTTP/1.1 over std's TcpListener):
+//! 429/503 answers are retried with backoff, `Retry-After` (seconds or an HTTP-date) is
+//! waited for, a `Retry-After` beyond the cap ends at once, 404 and 401 are never
+//! retried, read timeouts apply, and a layer that keeps failing gives up with an error
+//! naming it. Timings use wide margins: the waits asked for are seconds, the client's
+//! own backoff milliseconds.
 
+use pelagos_image::backoff::format_http_date;
 use pelagos_image::pull::NoProgress;
-use pelagos_image::{Digest, ImageRef, PullOptions, Registry, RegistryOptions, Store};
+use pelagos_image::{
+    Credentials, Digest, ImageRef, PullOptions, Registry, RegistryOptions, RetryPolicy, Store,
+    Timeouts,
+};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 struct Image {
     manifest: Vec<u8>,
@@ -48,69 +56,138 @@ fn image() -> Image {
     }
 }
 
-/// Serve `img`; the first `failures` layer GETs answer 503. Returns the address.
-fn serve(img: Arc<Image>, failures: usize, hits: Arc<AtomicUsize>) -> String {
+/// An answer other than the content.
+struct Reply {
+    status: &'static str,
+    headers: Vec<String>,
+    /// Hold the connection this long before answering.
+    stall: Duration,
+}
+
+impl Reply {
+    fn status(status: &'static str) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            stall: Duration::ZERO,
+        }
+    }
+
+    fn header(mut self, h: impl Into<String>) -> Self {
+        self.headers.push(h.into());
+        self
+    }
+}
+
+/// Decides, per request kind (`manifest`, `layer`, `config`) and per count of earlier
+/// requests of that kind, whether to answer something else than the content.
+type Script = dyn Fn(&str, usize) -> Option<Reply> + Send + Sync;
+
+struct Fake {
+    addr: String,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Fake {
+    fn hits(&self, kind: &str) -> usize {
+        self.hits.lock().unwrap().get(kind).copied().unwrap_or(0)
+    }
+}
+
+fn read_request(r: &mut impl BufRead) -> Option<String> {
+    let mut line = String::new();
+    if r.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+    }
+    Some(line.split_whitespace().nth(1).unwrap_or("").to_string())
+}
+
+fn serve(img: Arc<Image>, script: Arc<Script>) -> Fake {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
+    let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let h2 = Arc::clone(&hits);
     std::thread::spawn(move || {
         for conn in l.incoming() {
             let Ok(mut s) = conn else { return };
-            let img = Arc::clone(&img);
-            let hits = Arc::clone(&hits);
-            std::thread::spawn(move || loop {
+            let (img, script, hits) = (Arc::clone(&img), Arc::clone(&script), Arc::clone(&h2));
+            std::thread::spawn(move || {
                 let mut r = BufReader::new(s.try_clone().unwrap());
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                loop {
-                    let mut h = String::new();
-                    if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                        break;
-                    }
-                }
-                let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-                let (status, ctype, body): (&str, &str, Vec<u8>) = if path == "/v2/" {
-                    ("200 OK", "application/json", b"{}".to_vec())
-                } else if path.contains("/manifests/") {
-                    (
-                        "200 OK",
-                        "application/vnd.oci.image.manifest.v1+json",
-                        img.manifest.clone(),
-                    )
-                } else if path.ends_with(img.layer_digest.as_str()) {
-                    if hits.fetch_add(1, Ordering::SeqCst) < failures {
-                        ("503 Service Unavailable", "text/plain", b"busy".to_vec())
+                while let Some(path) = read_request(&mut r) {
+                    let (kind, ctype, body) = if path == "/v2/" {
+                        ("ping", "application/json", b"{}".to_vec())
+                    } else if path.contains("/manifests/") {
+                        (
+                            "manifest",
+                            "application/vnd.oci.image.manifest.v1+json",
+                            img.manifest.clone(),
+                        )
+                    } else if path.ends_with(img.layer_digest.as_str()) {
+                        ("layer", "application/octet-stream", img.layer.clone())
+                    } else if path.contains("/blobs/") {
+                        ("config", "application/octet-stream", img.config.clone())
                     } else {
-                        ("200 OK", "application/octet-stream", img.layer.clone())
+                        ("other", "text/plain", b"no".to_vec())
+                    };
+                    let n = {
+                        let mut h = hits.lock().unwrap();
+                        let e = h.entry(kind.to_string()).or_default();
+                        *e += 1;
+                        *e - 1
+                    };
+                    let (status, headers, body) = match script(kind, n) {
+                        Some(rep) => {
+                            std::thread::sleep(rep.stall);
+                            (rep.status, rep.headers, b"try later".to_vec())
+                        }
+                        None => ("200 OK", Vec::new(), body),
+                    };
+                    let mut head = format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n",
+                        body.len()
+                    );
+                    for h in headers {
+                        head.push_str(&h);
+                        head.push_str("\r\n");
                     }
-                } else if path.contains("/blobs/") {
-                    ("200 OK", "application/octet-stream", img.config.clone())
-                } else {
-                    ("404 Not Found", "text/plain", b"no".to_vec())
-                };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
-                    body.len()
-                );
-                if s.write_all(head.as_bytes())
-                    .and_then(|()| s.write_all(&body))
-                    .is_err()
-                {
-                    return;
+                    head.push_str("\r\n");
+                    if s.write_all(head.as_bytes())
+                        .and_then(|()| s.write_all(&body))
+                        .is_err()
+                    {
+                        return;
+                    }
                 }
             });
         }
     });
-    addr
+    Fake { addr, hits }
 }
 
-fn pull(addr: &str, store: &Store) -> Result<pelagos_image::Pulled, String> {
-    let reg = Registry::new(&RegistryOptions {
+fn opts(addr: &str) -> RegistryOptions {
+    RegistryOptions {
         insecure: vec![addr.to_string()],
+        retry: RetryPolicy {
+            attempts: 3,
+            initial_delay: Duration::from_millis(10),
+            max_delay: Duration::from_secs(10),
+        },
         ..Default::default()
-    })
-    .map_err(|e| e.to_string())?;
+    }
+}
+
+fn pull_with(
+    o: &RegistryOptions,
+    addr: &str,
+    store: &Store,
+) -> Result<pelagos_image::Pulled, String> {
+    let reg = Registry::new(o).map_err(|e| e.to_string())?;
     let r = ImageRef::parse(&format!("{addr}/flaky:latest")).map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -127,15 +204,42 @@ fn pull(addr: &str, store: &Store) -> Result<pelagos_image::Pulled, String> {
     .map_err(|e| e.to_string())
 }
 
-#[test]
-fn transient_layer_failure_is_retried() {
-    let img = Arc::new(image());
-    let hits = Arc::new(AtomicUsize::new(0));
-    let addr = serve(Arc::clone(&img), 1, Arc::clone(&hits));
+/// Run a pull against a fake following `script`; returns the fake, the result and
+/// how long the pull took.
+fn run(
+    script: impl Fn(&str, usize) -> Option<Reply> + Send + Sync + 'static,
+    tune: impl FnOnce(&mut RegistryOptions),
+) -> (
+    Fake,
+    Result<pelagos_image::Pulled, String>,
+    Duration,
+    tempfile::TempDir,
+) {
+    let fake = serve(Arc::new(image()), Arc::new(script));
     let t = tempfile::tempdir().unwrap();
     let store = Store::open(t.path()).unwrap();
-    let p = pull(&addr, &store).expect("pull succeeds after one retry");
-    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    let mut o = opts(&fake.addr);
+    tune(&mut o);
+    let start = Instant::now();
+    let r = pull_with(&o, &fake.addr, &store);
+    (fake, r, start.elapsed(), t)
+}
+
+fn nothing_left(t: &tempfile::TempDir) {
+    let store = Store::open(t.path()).unwrap();
+    assert!(store.images().unwrap().is_empty());
+    assert_eq!(std::fs::read_dir(t.path().join("tmp")).unwrap().count(), 0);
+}
+
+#[test]
+fn transient_layer_failure_is_retried() {
+    let (fake, r, _, t) = run(
+        |k, n| (k == "layer" && n == 0).then(|| Reply::status("503 Service Unavailable")),
+        |_| {},
+    );
+    let p = r.expect("pull succeeds after one retry");
+    assert_eq!(fake.hits("layer"), 2);
+    let store = Store::open(t.path()).unwrap();
     assert_eq!(
         std::fs::read(
             store
@@ -150,17 +254,160 @@ fn transient_layer_failure_is_retried() {
 
 #[test]
 fn persistent_layer_failure_gives_up_naming_the_layer() {
-    let img = Arc::new(image());
-    let hits = Arc::new(AtomicUsize::new(0));
-    let addr = serve(Arc::clone(&img), usize::MAX, Arc::clone(&hits));
-    let t = tempfile::tempdir().unwrap();
-    let store = Store::open(t.path()).unwrap();
-    let err = pull(&addr, &store).unwrap_err();
-    assert_eq!(hits.load(Ordering::SeqCst), 3, "three attempts");
+    let img = image();
+    let (fake, r, _, t) = run(
+        |k, _| (k == "layer").then(|| Reply::status("503 Service Unavailable")),
+        |_| {},
+    );
+    let err = r.unwrap_err();
+    assert_eq!(fake.hits("layer"), 3, "three attempts");
     assert!(
-        err.contains(img.layer_digest.as_str()) && err.contains("flaky"),
+        err.contains(img.layer_digest.as_str())
+            && err.contains("flaky")
+            && err.contains("gave up after 3 attempts")
+            && err.contains("503"),
         "{err}"
     );
-    assert!(store.images().unwrap().is_empty());
-    assert_eq!(std::fs::read_dir(t.path().join("tmp")).unwrap().count(), 0);
+    nothing_left(&t);
+}
+
+/// The first `kind` request gets `reply`; the pull must succeed after waiting at
+/// least `min`.
+fn waits_for(kind: &'static str, reply: fn() -> Reply, min: Duration) {
+    let (fake, r, took, _t) = run(move |k, n| (k == kind && n == 0).then(reply), |_| {});
+    r.expect("pull succeeds after waiting");
+    assert_eq!(fake.hits(kind), 2);
+    assert!(took >= min, "waited only {took:?}");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+}
+
+#[test]
+fn retry_after_seconds_is_honoured() {
+    waits_for(
+        "manifest",
+        || Reply::status("429 Too Many Requests").header("Retry-After: 2"),
+        Duration::from_millis(1900),
+    );
+}
+
+#[test]
+fn retry_after_http_date_is_honoured() {
+    // The date has one-second resolution: three seconds ahead is at least two.
+    waits_for(
+        "layer",
+        || {
+            let at = SystemTime::now() + Duration::from_secs(3);
+            Reply::status("503 Service Unavailable")
+                .header(format!("Retry-After: {}", format_http_date(at)))
+        },
+        Duration::from_millis(1500),
+    );
+}
+
+#[test]
+fn retry_after_beyond_the_cap_fails_at_once() {
+    let (fake, r, took, t) = run(
+        |k, _| {
+            (k == "manifest")
+                .then(|| Reply::status("429 Too Many Requests").header("Retry-After: 3600"))
+        },
+        |_| {},
+    );
+    let err = r.unwrap_err();
+    assert_eq!(fake.hits("manifest"), 1);
+    assert!(
+        err.contains("retry after 3600s") && err.contains("429") && err.contains("flaky"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    nothing_left(&t);
+}
+
+#[test]
+fn not_found_is_not_retried() {
+    let img = image();
+    let (fake, r, _, t) = run(
+        |k, _| (k == "layer").then(|| Reply::status("404 Not Found")),
+        |_| {},
+    );
+    let err = r.unwrap_err();
+    assert_eq!(fake.hits("layer"), 1);
+    assert!(
+        err.contains("blob unknown") && err.contains(img.layer_digest.as_str()),
+        "{err}"
+    );
+    nothing_left(&t);
+}
+
+#[test]
+fn unauthorized_is_not_retried() {
+    let challenge = r#"WWW-Authenticate: Basic realm="fake""#;
+    let (fake, r, _, t) = run(
+        move |k, _| (k == "manifest").then(|| Reply::status("401 Unauthorized").header(challenge)),
+        |_| {},
+    );
+    let err = r.unwrap_err();
+    assert_eq!(
+        fake.hits("manifest"),
+        1,
+        "no credentials: nothing to answer with"
+    );
+    assert!(
+        err.contains("unauthorized") && err.contains("pelagos login"),
+        "{err}"
+    );
+    nothing_left(&t);
+    // With credentials the challenge is answered once, then the refusal is final.
+    let (fake, r, _, _t) = run(
+        move |k, _| (k == "manifest").then(|| Reply::status("401 Unauthorized").header(challenge)),
+        |o| {
+            let addr = o.insecure[0].clone();
+            o.credentials.insert(
+                addr,
+                Credentials {
+                    username: "u".into(),
+                    password: "wrong".into(),
+                },
+            );
+        },
+    );
+    let err = r.unwrap_err();
+    assert_eq!(fake.hits("manifest"), 2);
+    assert!(err.contains("authentication failed"), "{err}");
+}
+
+#[test]
+fn read_timeout_applies_and_is_retried() {
+    let (fake, r, took, _t) = run(
+        |k, _| {
+            (k == "manifest").then(|| Reply {
+                stall: Duration::from_secs(4),
+                ..Reply::status("200 OK")
+            })
+        },
+        |o| {
+            o.timeouts = Timeouts {
+                connect: Duration::from_secs(5),
+                read: Duration::from_millis(500),
+            };
+            o.retry.attempts = 2;
+        },
+    );
+    let err = r.unwrap_err();
+    assert_eq!(fake.hits("manifest"), 2);
+    assert!(err.contains("gave up after 2 attempts"), "{err}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "took {took:?}"
+    );
+}
+
+#[test]
+fn bad_gateway_is_retried_too() {
+    let (fake, r, _, _t) = run(
+        |k, n| (k == "config" && n < 2).then(|| Reply::status("502 Bad Gateway")),
+        |_| {},
+    );
+    r.expect("two 502s then success within three attempts");
+    assert_eq!(fake.hits("config"), 3);
 }

@@ -92,17 +92,7 @@ impl Fixture {
             ("PELAGOS_NO_APT", "1".to_string()),
         ];
         for script in ["registry-up.sh", "build-images.sh"] {
-            let out = Command::new("bash")
-                .arg(f.scripts.join(script))
-                .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-                .output()
-                .map_err(|e| format!("{script}: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "{script} failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
+            run_script(&f.scripts, script, &envs)?;
         }
         let tsv = std::fs::read_to_string(f.state.join("images.tsv")).map_err(|e| e.to_string())?;
         for line in tsv.lines() {
@@ -130,17 +120,86 @@ impl Fixture {
     }
 }
 
+/// An extra anonymous registry on its own empty storage (a mirror that lacks every
+/// image), stopped by PID on drop.
+pub struct EmptyRegistry {
+    pub addr: String,
+    state: PathBuf,
+    scripts: PathBuf,
+}
+
+impl Fixture {
+    /// Start an [`EmptyRegistry`].
+    pub fn empty_registry(&self, name: &str) -> Result<EmptyRegistry, String> {
+        let state = self.state.with_file_name(format!(
+            "{}-{name}",
+            self.state.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        let port = free_ports(1)[0];
+        let reg = EmptyRegistry {
+            addr: format!("127.0.0.1:{port}"),
+            state,
+            scripts: self.scripts.clone(),
+        };
+        let envs = [
+            ("PELAGOS_REGISTRY_STATE", reg.state.display().to_string()),
+            ("PELAGOS_REG_PORT_ANON", port.to_string()),
+            ("PELAGOS_REG_INSTANCES", "anon".to_string()),
+            ("PELAGOS_NO_APT", "1".to_string()),
+        ];
+        run_script(&reg.scripts, "registry-up.sh", &envs)?;
+        Ok(reg)
+    }
+
+    /// The directory of the fixture scripts (the test credential helper lives there).
+    pub fn scripts(&self) -> &Path {
+        &self.scripts
+    }
+}
+
+/// Run fixture script `script` with `envs`; its stderr is the error.
+fn run_script(scripts: &Path, script: &str, envs: &[(&str, String)]) -> Result<(), String> {
+    let out = Command::new("bash")
+        .arg(scripts.join(script))
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .map_err(|e| format!("{script}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{script} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// A loopback port nothing listens on (connections are refused).
+pub fn dead_port() -> u16 {
+    free_ports(1)[0]
+}
+
+/// Stop the registries of `state` by the PIDs recorded there and remove the state.
+fn registry_down(scripts: &Path, state: &Path) {
+    let st = Command::new("bash")
+        .arg(scripts.join("registry-down.sh"))
+        .arg("--purge")
+        .env("PELAGOS_REGISTRY_STATE", state)
+        .output();
+    if let Ok(o) = st {
+        if !o.status.success() {
+            eprintln!("registry-down.sh: {}", String::from_utf8_lossy(&o.stderr));
+        }
+    }
+}
+
+impl Drop for EmptyRegistry {
+    fn drop(&mut self) {
+        registry_down(&self.scripts, &self.state);
+    }
+}
+
 impl Drop for Fixture {
     fn drop(&mut self) {
-        let st = Command::new("bash")
-            .arg(self.scripts.join("registry-down.sh"))
-            .arg("--purge")
-            .env("PELAGOS_REGISTRY_STATE", &self.state)
-            .output();
-        if let Ok(o) = st {
-            if !o.status.success() {
-                eprintln!("registry-down.sh: {}", String::from_utf8_lossy(&o.stderr));
-            }
-        }
+        registry_down(&self.scripts, &self.state);
     }
 }

@@ -4,7 +4,7 @@
 mod check;
 mod history;
 mod load;
-mod progress;
+pub(crate) mod progress;
 mod prune;
 mod save;
 mod transfer;
@@ -12,9 +12,8 @@ mod transfer;
 use anyhow::{bail, Context, Result};
 use pelagos::Paths;
 use pelagos_image::store::{ImageRecord, Store, StoreError};
-use pelagos_image::{Credentials, ImageRef, Platform, PullOptions, Registry, RegistryOptions};
-use std::io::{IsTerminal, Read};
-use std::path::PathBuf;
+use pelagos_image::{ImageRef, Platform, PullOptions, Registry};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 /// Output format of listings.
@@ -32,6 +31,8 @@ pub enum Format {
 pub enum ImageCommand {
     /// Download an image from a registry.
     Pull(PullArgs),
+    /// Upload an image to a registry, keeping its digests.
+    Push(super::push::PushArgs),
     /// List images.
     #[command(alias = "list")]
     Ls {
@@ -85,24 +86,15 @@ pub enum ImageCommand {
 
 /// Arguments of `pelagos image pull`.
 #[derive(clap::Args)]
+#[command(after_help = super::registry_args::REGISTRY_HELP)]
 pub struct PullArgs {
     /// Image reference, e.g. `alpine` or `localhost:5000/busybox:latest`.
     pub reference: String,
     /// Platform to select from a multi-platform image (os/arch[/variant]).
     #[arg(long)]
     pub platform: Option<String>,
-    /// Reach the image's registry over plain HTTP.
-    #[arg(long)]
-    pub insecure: bool,
-    /// Extra CA certificate (PEM) to trust; repeatable.
-    #[arg(long = "ca-file", value_name = "PEM")]
-    pub ca_files: Vec<PathBuf>,
-    /// User name for the registry.
-    #[arg(long, short)]
-    pub username: Option<String>,
-    /// Read the password from standard input.
-    #[arg(long, requires = "username")]
-    pub password_stdin: bool,
+    #[command(flatten)]
+    pub registry: super::registry_args::RegistryArgs,
     /// Print only the image digest.
     #[arg(short, long)]
     pub quiet: bool,
@@ -112,6 +104,7 @@ pub struct PullArgs {
 pub fn run(cmd: ImageCommand, paths: &Paths) -> ExitCode {
     let res = match cmd {
         ImageCommand::Pull(a) => pull(paths, a),
+        ImageCommand::Push(a) => super::push::run(paths, a),
         ImageCommand::Ls { format, quiet } => ls(paths, format, quiet),
         ImageCommand::Inspect { images } => inspect(paths, &images),
         ImageCommand::Rm { images, force } => rm(paths, &images, force),
@@ -135,7 +128,7 @@ fn fail(e: &anyhow::Error) -> ExitCode {
 }
 
 /// Print a line on stdout; a closed pipe (`| head`) ends output quietly.
-fn out(line: &str) -> Result<()> {
+pub(crate) fn out(line: &str) -> Result<()> {
     use std::io::Write;
     let mut so = std::io::stdout().lock();
     match writeln!(so, "{line}") {
@@ -144,7 +137,7 @@ fn out(line: &str) -> Result<()> {
     }
 }
 
-fn open_store(paths: &Paths) -> Result<Store> {
+pub(crate) fn open_store(paths: &Paths) -> Result<Store> {
     let dir = paths.image_store();
     Store::open(&dir).with_context(|| format!("opening image store {}", dir.display()))
 }
@@ -152,35 +145,13 @@ fn open_store(paths: &Paths) -> Result<Store> {
 fn pull(paths: &Paths, a: PullArgs) -> Result<()> {
     let image = ImageRef::parse(&a.reference)?;
     let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
-    let credentials = match &a.username {
-        Some(u) => {
-            let mut password = String::new();
-            if a.password_stdin {
-                std::io::stdin()
-                    .read_to_string(&mut password)
-                    .context("reading password from stdin")?;
-            } else {
-                bail!("--username needs --password-stdin");
-            }
-            Some(Credentials {
-                username: u.clone(),
-                password: password.trim_end_matches(['\n', '\r']).to_string(),
-            })
-        }
-        None => None,
-    };
-    let opts = RegistryOptions {
-        insecure: if a.insecure {
-            vec![image.registry.clone()]
-        } else {
-            Vec::new()
-        },
-        ca_files: a.ca_files.clone(),
-        credentials,
-    };
+    let (opts, warnings) = super::registry_args::options(&a.registry, &image.registry, true)?;
     let store = open_store(paths)?;
     let registry = Registry::new(&opts)?;
     let reporter = progress::Reporter::new(!a.quiet && std::io::stderr().is_terminal(), a.quiet);
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
     if !a.quiet {
         eprintln!("pulling {image}");
     }

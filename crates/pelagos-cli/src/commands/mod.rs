@@ -2,4 +2,7 @@
 
 pub mod image;
 pub mod lisp;
+pub mod login;
+pub mod push;
+pub mod registry_args;
 pub mod runtime;

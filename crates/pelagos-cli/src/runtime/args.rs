@@ -92,13 +92,7 @@ pub const GLOBAL: &[Opt] = &[
         "Write log messages to this file instead of stderr",
         None,
     ),
-    val(
-        "log-format",
-        None,
-        "text|json",
-        "Log format",
-        Some("text"),
-    ),
+    val("log-format", None, "text|json", "Log format", Some("text")),
     flag("debug", None, "Log debug messages too"),
     flag(
         "systemd-cgroup",
@@ -119,7 +113,13 @@ pub const GLOBAL: &[Opt] = &[
         "Accepted for compatibility (checkpointing is not supported)",
         None,
     )),
-    hidden(val("rootless", None, "BOOL", "Accepted for compatibility", None)),
+    hidden(val(
+        "rootless",
+        None,
+        "BOOL",
+        "Accepted for compatibility",
+        None,
+    )),
     flag("help", Some('h'), "Print help"),
     flag("version", Some('v'), "Print version"),
 ];
@@ -165,10 +165,20 @@ const CREATE_OPTS: &[Opt] = &[
         "Pass this many extra fds (3, 4, ...) to the container process",
         Some("0"),
     ),
-    flag("detach", Some('d'), "run: return after the container has started"),
+    flag(
+        "detach",
+        Some('d'),
+        "run: return after the container has started",
+    ),
 ];
 
-const FORMAT: Opt = val("format", Some('f'), "table|json", "Output format", Some("table"));
+const FORMAT: Opt = val(
+    "format",
+    Some('f'),
+    "table|json",
+    "Output format",
+    Some("table"),
+);
 
 pub const COMMANDS: &[Cmd] = &[
     Cmd {
@@ -443,9 +453,8 @@ impl Matches {
     {
         self.value(long)
             .map(|v| {
-                v.parse::<T>().map_err(|e| {
-                    UsageError(format!("invalid value {v:?} for --{long}: {e}"))
-                })
+                v.parse::<T>()
+                    .map_err(|e| UsageError(format!("invalid value {v:?} for --{long}: {e}")))
             })
             .transpose()
     }
@@ -458,9 +467,8 @@ impl Matches {
         self.values(long)
             .into_iter()
             .map(|v| {
-                v.parse::<T>().map_err(|e| {
-                    UsageError(format!("invalid value {v:?} for --{long}: {e}"))
-                })
+                v.parse::<T>()
+                    .map_err(|e| UsageError(format!("invalid value {v:?} for --{long}: {e}")))
             })
             .collect()
     }
@@ -551,7 +559,11 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Parsed, UsageEr
                         let c = command(&v).ok_or_else(|| {
                             UsageError(format!(
                                 "unknown command {v:?}; commands: {}",
-                                COMMANDS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+                                COMMANDS
+                                    .iter()
+                                    .map(|c| c.name)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ))
                         })?;
                         cmd = Some(c);
@@ -582,25 +594,7 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Parsed, UsageEr
             }
             _ => {}
         }
-        let value = match opt.value {
-            Some(_) => Some(
-                p.value()
-                    .map_err(|_| UsageError(format!("option --{} needs a value", opt.long)))?
-                    .into_string()
-                    .map_err(|v| {
-                        UsageError(format!("value {v:?} of --{} is not valid UTF-8", opt.long))
-                    })?,
-            ),
-            None => match p.optional_value() {
-                Some(v) => {
-                    return Err(UsageError(format!(
-                        "option --{} takes no value (got {v:?})",
-                        opt.long
-                    )))
-                }
-                None => None,
-            },
-        };
+        let value = option_value(&mut p, opt)?;
         m.opts.push((opt.long, value));
     }
     if help {
@@ -614,6 +608,26 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Parsed, UsageEr
     };
     check(&m, c)?;
     Ok(Parsed::Run(m))
+}
+
+/// The value of `opt` (`--opt v`, `--opt=v`), or `None` for a flag, which must not have one.
+fn option_value(p: &mut lexopt::Parser, opt: &Opt) -> Result<Option<String>, UsageError> {
+    if opt.value.is_some() {
+        let v = p
+            .value()
+            .map_err(|_| UsageError(format!("option --{} needs a value", opt.long)))?;
+        return v
+            .into_string()
+            .map(Some)
+            .map_err(|v| UsageError(format!("value {v:?} of --{} is not valid UTF-8", opt.long)));
+    }
+    match p.optional_value() {
+        Some(v) => Err(UsageError(format!(
+            "option --{} takes no value (got {v:?})",
+            opt.long
+        ))),
+        None => Ok(None),
+    }
 }
 
 fn check(m: &Matches, c: &Cmd) -> Result<(), UsageError> {
@@ -755,7 +769,15 @@ mod tests {
 
     #[test]
     fn go_style_long_options() {
-        let m = run(&["-root", "/r", "create", "-bundle", "/b", "x", "-pid-file=/p"]);
+        let m = run(&[
+            "-root",
+            "/r",
+            "create",
+            "-bundle",
+            "/b",
+            "x",
+            "-pid-file=/p",
+        ]);
         assert_eq!(m.value("root").as_deref(), Some("/r"));
         assert_eq!(m.value("bundle").as_deref(), Some("/b"));
         assert_eq!(m.value("pid-file").as_deref(), Some("/p"));
@@ -766,7 +788,17 @@ mod tests {
         let m = run(&["kill", "x", "9"]);
         assert_eq!(m.value("root").as_deref(), Some("/run/pelagos-runtime"));
         assert_eq!(m.args, ["x", "9"]);
-        let m = run(&["exec", "-e", "A=1", "--env", "B=2", "x", "sh", "-c", "echo --root"]);
+        let m = run(&[
+            "exec",
+            "-e",
+            "A=1",
+            "--env",
+            "B=2",
+            "x",
+            "sh",
+            "-c",
+            "echo --root",
+        ]);
         assert_eq!(m.values("env"), ["A=1", "B=2"]);
         assert_eq!(m.args, ["x", "sh", "-c", "echo --root"]);
         assert_eq!(m.value("root").as_deref(), Some("/run/pelagos-runtime"));
@@ -788,7 +820,11 @@ mod tests {
         assert!(fails(&["create", "x", "--bundle"]).contains("--bundle"));
         assert!(fails(&["delete", "--force=yes", "x"]).contains("--force"));
         let m = run(&["run", "--preserve-fds", "many", "x"]);
-        assert!(m.parse::<u32>("preserve-fds").unwrap_err().0.contains("many"));
+        assert!(m
+            .parse::<u32>("preserve-fds")
+            .unwrap_err()
+            .0
+            .contains("many"));
     }
 
     #[test]

@@ -70,20 +70,51 @@ pub struct UpdateArgs {
 /// The verbs (see [`args::COMMANDS`] for their help).
 pub enum Command {
     Create(CreateArgs),
-    Start { id: String },
-    State { id: String },
-    Kill { all: bool, id: String, signal: String },
-    Delete { force: bool, id: String },
-    Run { detach: bool, create: CreateArgs },
-    List { format: String, quiet: bool },
-    Spec { bundle: PathBuf },
+    Start {
+        id: String,
+    },
+    State {
+        id: String,
+    },
+    Kill {
+        all: bool,
+        id: String,
+        signal: String,
+    },
+    Delete {
+        force: bool,
+        id: String,
+    },
+    Run {
+        detach: bool,
+        create: CreateArgs,
+    },
+    List {
+        format: String,
+        quiet: bool,
+    },
+    Spec {
+        bundle: PathBuf,
+    },
     Features,
     Exec(ExecArgs),
-    Pause { id: String },
-    Resume { id: String },
+    Pause {
+        id: String,
+    },
+    Resume {
+        id: String,
+    },
     Update(UpdateArgs),
-    Events { stats: bool, interval: String, id: String },
-    Ps { format: String, id: String, ps_args: Vec<String> },
+    Events {
+        stats: bool,
+        interval: String,
+        id: String,
+    },
+    Ps {
+        format: String,
+        id: String,
+        ps_args: Vec<String>,
+    },
 }
 
 impl Cli {

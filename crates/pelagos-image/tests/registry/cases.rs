@@ -297,10 +297,10 @@ pub fn tls_with_and_without_ca(f: &Fixture) -> Result<(), String> {
 pub fn basic_auth(f: &Fixture) -> Result<(), String> {
     let r = format!("{}/busybox:latest", f.basic);
     let mut o = opts(f);
-    o.credentials = creds("testuser", "testpassword");
+    o.credentials = creds(f, "testuser", "testpassword");
     let e = env();
     pull_with(&e.store, &o, &r, None).map_err(|e| format!("good creds: {e}"))?;
-    for c in [creds("testuser", "wrong"), None] {
+    for c in [creds(f, "testuser", "wrong"), Default::default()] {
         let mut o = opts(f);
         o.credentials = c.clone();
         let e = env();
@@ -333,9 +333,9 @@ pub fn token_auth(f: &Fixture) -> Result<(), String> {
     )?;
     nothing_committed(&e2.store)?;
     let mut o = opts(f);
-    o.credentials = creds("testuser", "testpassword");
+    o.credentials = creds(f, "testuser", "testpassword");
     pull_with(&e2.store, &o, &private, None).map_err(|e| format!("private with creds: {e}"))?;
-    o.credentials = creds("testuser", "nope");
+    o.credentials = creds(f, "testuser", "nope");
     let e3 = env();
     let (err, msg) = err_text(pull_with(&e3.store, &o, &private, None))?;
     ensure(

@@ -12,6 +12,7 @@ use pelagos_image::pull::{NoProgress, PullError};
 use pelagos_image::registry::{Credentials, RegistryError};
 use pelagos_image::{ImageRef, Platform, PullOptions, Registry, RegistryOptions, Store};
 use pelagos_testsupport::registry as fixture;
+use std::collections::HashMap;
 
 const CASES: &[(&str, pelagos_testsupport::harness::Case<Fixture>)] = &[
     ("pull_by_tag", cases::pull_by_tag),
@@ -44,6 +45,14 @@ const CASES: &[(&str, pelagos_testsupport::harness::Case<Fixture>)] = &[
     ("bundle_users_and_config", cases::bundle_users_and_config),
     ("bundle_copy_rootfs", cases::bundle_copy_rootfs),
     ("bundle_registers_use", cases::bundle_registers_use),
+    (
+        "mirrors_dead_and_lacking_fall_back",
+        mirror_cases::dead_and_lacking_mirrors_fall_back_to_the_registry,
+    ),
+    (
+        "mirror_serves_while_registry_down",
+        mirror_cases::a_mirror_serves_while_the_registry_is_down,
+    ),
 ];
 
 fn main() {
@@ -77,15 +86,20 @@ pub mod util {
         RegistryOptions {
             insecure: vec![f.anon.clone(), f.token.clone()],
             ca_files: vec![f.ca()],
-            credentials: None,
+            ..Default::default()
         }
     }
 
-    pub fn creds(user: &str, pass: &str) -> Option<Credentials> {
-        Some(Credentials {
+    /// The same credentials for every fixture registry.
+    pub fn creds(f: &Fixture, user: &str, pass: &str) -> HashMap<String, Credentials> {
+        let c = Credentials {
             username: user.into(),
             password: pass.into(),
-        })
+        };
+        [&f.anon, &f.tls, &f.basic, &f.token]
+            .into_iter()
+            .map(|r| (r.clone(), c.clone()))
+            .collect()
     }
 
     // The error is matched on by variant, so it stays unboxed in test helpers.
@@ -157,3 +171,4 @@ pub mod util {
 }
 
 mod cases;
+mod mirror_cases;

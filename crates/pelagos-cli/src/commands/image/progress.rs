@@ -9,6 +9,8 @@ use std::sync::Mutex;
 /// Turns pull events into output on stderr.
 pub struct Reporter {
     mode: Mode,
+    /// What moves the bytes: `downloading` or `uploading`.
+    verb: &'static str,
     bars: Mutex<HashMap<Digest, ProgressBar>>,
 }
 
@@ -30,7 +32,16 @@ impl Reporter {
         };
         Self {
             mode,
+            verb: "downloading",
             bars: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The same, for uploads.
+    pub fn uploading(tty: bool, quiet: bool) -> Self {
+        Self {
+            verb: "uploading",
+            ..Self::new(tty, quiet)
         }
     }
 
@@ -94,7 +105,7 @@ impl pelagos_image::Progress for Reporter {
                 let _ = mp.println(format!("{} already present", digest.short()));
             }
             (Mode::Lines, PullEvent::LayerStart { digest, size }) => {
-                eprintln!("layer {}: downloading {size} bytes", digest.short())
+                eprintln!("layer {}: {} {size} bytes", digest.short(), self.verb)
             }
             (Mode::Lines, PullEvent::LayerExists { digest }) => {
                 eprintln!("layer {}: already present", digest.short())

@@ -1,0 +1,88 @@
+//! Committing verified content into the store: one flush for everything a pull
+//! verified, then one rename per blob and layer, then one fsync per parent directory.
+
+use crate::digest::Digest;
+use crate::store::{io_err, sync_dir, Store, StoreError, TempDir, TempFile};
+use std::fs;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+impl Store {
+    /// Commit a temp file whose content the caller verified hashes to `d`.
+    pub fn commit_blob(&self, tmp: TempFile, d: &Digest) -> Result<PathBuf, StoreError> {
+        self.commit(vec![(tmp, d.clone())], Vec::new())?;
+        Ok(self.blob_path(d))
+    }
+
+    /// A temp file holding `data`, and its digest, for [`Store::commit`].
+    pub fn temp_blob(&self, data: &[u8]) -> Result<(TempFile, Digest), StoreError> {
+        let mut t = self.temp_file("blob")?;
+        t.file().write_all(data).map_err(io_err(&t.path, "write"))?;
+        Ok((t, Digest::of_bytes(data)))
+    }
+
+    /// Commit verified blobs and unpacked layers together: their content is flushed
+    /// once (one `syncfs` when there are layer trees, else an fsync per file), then
+    /// each is renamed into place and each parent directory fsync'd once. A layer
+    /// another pull committed first is kept and ours discarded.
+    pub fn commit(
+        &self,
+        blobs: Vec<(TempFile, Digest)>,
+        layers: Vec<(TempDir, Digest)>,
+    ) -> Result<(), StoreError> {
+        let mut blobs = blobs;
+        let mut layers = layers;
+        if layers.is_empty() {
+            for (t, _) in &blobs {
+                if let Some(f) = &t.file {
+                    f.sync_all().map_err(io_err(&t.path, "fsync"))?;
+                }
+            }
+        } else {
+            // One flush for every file of every tree; fsyncing each file would cost a
+            // journal commit per file.
+            let tmp = self.root().join("tmp");
+            let dir = crate::fsops::open_root(&tmp).map_err(|e| StoreError::Io {
+                path: tmp.clone(),
+                op: "open",
+                source: io::Error::other(e),
+            })?;
+            rustix::fs::syncfs(&dir).map_err(|e| StoreError::Io {
+                path: tmp.clone(),
+                op: "syncfs",
+                source: e.into(),
+            })?;
+        }
+        for (t, d) in &mut blobs {
+            let dest = self.blob_path(d);
+            drop(t.file.take());
+            fs::rename(&t.path, &dest).map_err(io_err(&dest, "rename blob into place"))?;
+        }
+        for (t, diff_id) in &mut layers {
+            let dest = self.layer_path(diff_id);
+            match fs::rename(&t.path, &dest) {
+                Ok(()) => t.live = false,
+                Err(e) if dest.is_dir() => {
+                    tracing::debug!(
+                        "layer {diff_id} committed concurrently ({e}); discarding ours"
+                    );
+                }
+                Err(e) => return Err(io_err(&dest, "rename layer into place")(e)),
+            }
+        }
+        if !blobs.is_empty() {
+            sync_dir(&self.root().join("blobs/sha256"))?;
+        }
+        if !layers.is_empty() {
+            sync_dir(&self.root().join("layers/sha256"))?;
+        }
+        Ok(())
+    }
+
+    /// Commit an unpacked layer whose diff_id the caller verified. If another pull
+    /// committed the same layer first, ours is discarded.
+    pub fn commit_layer(&self, tmp: TempDir, diff_id: &Digest) -> Result<PathBuf, StoreError> {
+        self.commit(Vec::new(), vec![(tmp, diff_id.clone())])?;
+        Ok(self.layer_path(diff_id))
+    }
+}
