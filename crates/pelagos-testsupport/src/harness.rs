@@ -23,7 +23,7 @@ pub fn skip(reason: &str) -> Result<(), String> {
 
 /// Run `cases` against the fixture `start` makes; exits non-zero on failure.
 pub fn run<F>(cases: &[(&str, Case<F>)], start: impl FnOnce() -> Result<F, String>) {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let ci = crate::config::ci();
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let selected: Vec<&(&str, Case<F>)> = cases
         .iter()

@@ -1,6 +1,7 @@
 //! Starts the fixture registries (`tests/fixtures/*.sh`) in a private state dir on free
 //! loopback ports, builds the test images once, and stops the registries by PID on drop.
 
+use crate::config::have;
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -42,12 +43,6 @@ fn free_ports(n: usize) -> Vec<u16> {
                 .port()
         })
         .collect()
-}
-
-fn have(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
 }
 
 impl Fixture {

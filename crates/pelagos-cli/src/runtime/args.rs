@@ -6,402 +6,9 @@
 //! after the id, `--opt value` and `--opt=value`, and Go-style single-dash long options
 //! (`-bundle`), which runc's flag parser accepts.
 
+use super::table::{Cmd, Opt, COMMANDS, GLOBAL};
 use std::ffi::OsString;
 use std::fmt::Write as _;
-
-/// One option: `--long`, optional `-s`, and the value's name when it takes one.
-pub struct Opt {
-    pub long: &'static str,
-    pub short: Option<char>,
-    pub value: Option<&'static str>,
-    pub help: &'static str,
-    pub default: Option<&'static str>,
-    pub hidden: bool,
-}
-
-const fn flag(long: &'static str, short: Option<char>, help: &'static str) -> Opt {
-    Opt {
-        long,
-        short,
-        value: None,
-        help,
-        default: None,
-        hidden: false,
-    }
-}
-
-const fn val(
-    long: &'static str,
-    short: Option<char>,
-    value: &'static str,
-    help: &'static str,
-    default: Option<&'static str>,
-) -> Opt {
-    Opt {
-        long,
-        short,
-        value: Some(value),
-        help,
-        default,
-        hidden: false,
-    }
-}
-
-const fn hidden(mut o: Opt) -> Opt {
-    o.hidden = true;
-    o
-}
-
-/// A positional argument; `rest` takes every remaining argument verbatim (`exec ID CMD...`).
-pub struct Pos {
-    pub name: &'static str,
-    pub help: &'static str,
-    pub required: bool,
-    pub rest: bool,
-}
-
-const fn pos(name: &'static str, help: &'static str) -> Pos {
-    Pos {
-        name,
-        help,
-        required: true,
-        rest: false,
-    }
-}
-
-/// One subcommand.
-pub struct Cmd {
-    pub name: &'static str,
-    pub about: &'static str,
-    pub opts: &'static [Opt],
-    pub args: &'static [Pos],
-}
-
-pub const GLOBAL: &[Opt] = &[
-    val(
-        "root",
-        None,
-        "DIR",
-        "Directory for container state (use tmpfs)",
-        Some("/run/pelagos-runtime"),
-    ),
-    val(
-        "log",
-        None,
-        "FILE",
-        "Write log messages to this file instead of stderr",
-        None,
-    ),
-    val("log-format", None, "text|json", "Log format", Some("text")),
-    flag("debug", None, "Log debug messages too"),
-    flag(
-        "systemd-cgroup",
-        None,
-        "Accepted for compatibility; cgroups are managed through cgroupfs",
-    ),
-    hidden(val(
-        "cgroup-root",
-        None,
-        "DIR",
-        "Root of the host's cgroup file systems",
-        Some("/sys/fs/cgroup"),
-    )),
-    hidden(val(
-        "criu",
-        None,
-        "PATH",
-        "Accepted for compatibility (checkpointing is not supported)",
-        None,
-    )),
-    hidden(val(
-        "rootless",
-        None,
-        "BOOL",
-        "Accepted for compatibility",
-        None,
-    )),
-    flag("help", Some('h'), "Print help"),
-    flag("version", Some('v'), "Print version"),
-];
-
-const ID: Pos = pos("ID", "Container id");
-
-const CREATE_OPTS: &[Opt] = &[
-    val(
-        "bundle",
-        Some('b'),
-        "DIR",
-        "Path to the bundle directory (holding config.json)",
-        Some("."),
-    ),
-    val(
-        "console-socket",
-        None,
-        "PATH",
-        "Unix socket that receives the PTY master when process.terminal is true",
-        None,
-    ),
-    val(
-        "pid-file",
-        None,
-        "FILE",
-        "File to write the container's init pid to",
-        None,
-    ),
-    flag(
-        "no-pivot",
-        None,
-        "Use MS_MOVE + chroot instead of pivot_root (for ramdisk roots)",
-    ),
-    flag(
-        "no-new-keyring",
-        None,
-        "Do not create a session keyring (accepted; pelagos never creates one)",
-    ),
-    val(
-        "preserve-fds",
-        None,
-        "N",
-        "Pass this many extra fds (3, 4, ...) to the container process",
-        Some("0"),
-    ),
-    flag(
-        "detach",
-        Some('d'),
-        "run: return after the container has started",
-    ),
-];
-
-const FORMAT: Opt = val(
-    "format",
-    Some('f'),
-    "table|json",
-    "Output format",
-    Some("table"),
-);
-
-pub const COMMANDS: &[Cmd] = &[
-    Cmd {
-        name: "create",
-        about: "Create a container from a bundle; its process waits for `start`",
-        opts: CREATE_OPTS,
-        args: &[ID],
-    },
-    Cmd {
-        name: "start",
-        about: "Start the process of a created container",
-        opts: &[],
-        args: &[ID],
-    },
-    Cmd {
-        name: "state",
-        about: "Print the state of a container as JSON",
-        opts: &[],
-        args: &[ID],
-    },
-    Cmd {
-        name: "kill",
-        about: "Send a signal (default SIGTERM) to the container's init",
-        opts: &[flag(
-            "all",
-            Some('a'),
-            "Send the signal to every process of the container",
-        )],
-        args: &[
-            ID,
-            Pos {
-                name: "SIGNAL",
-                help: "Signal name (KILL, SIGKILL) or number [default: SIGTERM]",
-                required: false,
-                rest: false,
-            },
-        ],
-    },
-    Cmd {
-        name: "delete",
-        about: "Delete a container and its state",
-        opts: &[flag("force", Some('f'), "Kill a running container first")],
-        args: &[ID],
-    },
-    Cmd {
-        name: "run",
-        about: "Create and start a container; wait for it unless --detach",
-        opts: CREATE_OPTS,
-        args: &[ID],
-    },
-    Cmd {
-        name: "list",
-        about: "List containers",
-        opts: &[FORMAT, flag("quiet", Some('q'), "Print only ids")],
-        args: &[],
-    },
-    Cmd {
-        name: "spec",
-        about: "Write a default config.json into the bundle directory",
-        opts: &[val("bundle", Some('b'), "DIR", "Bundle directory", Some("."))],
-        args: &[],
-    },
-    Cmd {
-        name: "features",
-        about: "Print what this runtime supports, as JSON",
-        opts: &[],
-        args: &[],
-    },
-    Cmd {
-        name: "exec",
-        about: "Run another process in a running container",
-        opts: &[
-            val(
-                "process",
-                Some('p'),
-                "FILE",
-                "JSON file with the process to run (OCI `process` object); replaces the options below",
-                None,
-            ),
-            flag("tty", Some('t'), "Allocate a pseudo-TTY"),
-            val(
-                "console-socket",
-                None,
-                "PATH",
-                "Unix socket that receives the PTY master",
-                None,
-            ),
-            val("cwd", None, "DIR", "Working directory inside the container", None),
-            val(
-                "env",
-                Some('e'),
-                "NAME=VALUE",
-                "Set an environment variable; repeatable",
-                None,
-            ),
-            val("user", Some('u'), "UID[:GID]", "Run as this user", None),
-            val(
-                "additional-gids",
-                Some('g'),
-                "GID",
-                "Additional gids; repeatable",
-                None,
-            ),
-            val(
-                "cap",
-                Some('c'),
-                "CAP",
-                "Add a capability (CAP_NET_ADMIN); repeatable",
-                None,
-            ),
-            flag("no-new-privs", None, "Set no_new_privs for the process"),
-            flag("detach", Some('d'), "Return once the process has started"),
-            val("pid-file", None, "FILE", "File to write the process' pid to", None),
-            val(
-                "preserve-fds",
-                None,
-                "N",
-                "Pass this many extra fds (3, 4, ...) to the process",
-                Some("0"),
-            ),
-            val(
-                "process-label",
-                None,
-                "LABEL",
-                "Accepted for compatibility (SELinux label)",
-                None,
-            ),
-            val("apparmor", None, "PROFILE", "AppArmor profile for the process", None),
-        ],
-        args: &[
-            ID,
-            Pos {
-                name: "COMMAND",
-                help: "Command and arguments",
-                required: false,
-                rest: true,
-            },
-        ],
-    },
-    Cmd {
-        name: "pause",
-        about: "Freeze every process of a container",
-        opts: &[],
-        args: &[ID],
-    },
-    Cmd {
-        name: "resume",
-        about: "Thaw a paused container",
-        opts: &[],
-        args: &[ID],
-    },
-    Cmd {
-        name: "update",
-        about: "Change the resource limits of a running container",
-        opts: &[
-            val(
-                "resources",
-                Some('r'),
-                "FILE",
-                "JSON file with an OCI linux.resources object (- for stdin)",
-                None,
-            ),
-            val(
-                "memory",
-                None,
-                "BYTES",
-                "Memory limit (k, m, g suffixes; -1 unlimited)",
-                None,
-            ),
-            val("memory-reservation", None, "BYTES", "Memory soft limit", None),
-            val("memory-swap", None, "BYTES", "Memory plus swap limit", None),
-            val("cpu-shares", None, "N", "CPU shares (relative weight)", None),
-            val("cpu-quota", None, "USEC", "CPU CFS quota in microseconds", None),
-            val("cpu-period", None, "USEC", "CPU CFS period in microseconds", None),
-            val("cpuset-cpus", None, "LIST", "CPUs allowed (0-3, 0,1)", None),
-            val("cpuset-mems", None, "LIST", "Memory nodes allowed", None),
-            val(
-                "pids-limit",
-                None,
-                "N",
-                "Maximum number of processes (-1 unlimited)",
-                None,
-            ),
-            val("blkio-weight", None, "N", "Block IO weight (10-1000)", None),
-        ],
-        args: &[ID],
-    },
-    Cmd {
-        name: "events",
-        about: "Print resource statistics and OOM events as JSON lines",
-        opts: &[
-            flag("stats", None, "Print one statistics record and exit"),
-            val(
-                "interval",
-                None,
-                "DURATION",
-                "Time between statistics records (5s, 500ms)",
-                Some("5s"),
-            ),
-        ],
-        args: &[ID],
-    },
-    Cmd {
-        name: "ps",
-        about: "List the processes of a container",
-        opts: &[val(
-            "format",
-            Some('f'),
-            "table|json",
-            "Output format (json: pids only)",
-            Some("table"),
-        )],
-        args: &[
-            ID,
-            Pos {
-                name: "PS_ARGS",
-                help: "Options for ps(1) [default: -ef]",
-                required: false,
-                rest: true,
-            },
-        ],
-    },
-];
 
 /// What the command line asked for.
 pub enum Parsed {
@@ -480,10 +87,8 @@ fn command(name: &str) -> Option<&'static Cmd> {
 
 /// The option `long` of `command` or a global one.
 fn find(command: &str, long: &str) -> Option<&'static Opt> {
-    command
-        .is_empty()
-        .then_some(&[][..])
-        .or_else(|| self::command(command).map(|c| c.opts))
+    self::command(command)
+        .map(|c| c.opts)
         .unwrap_or(&[])
         .iter()
         .chain(GLOBAL)
@@ -521,25 +126,62 @@ fn go_style(arg: OsString, cmd: Option<&'static Cmd>) -> OsString {
     }
 }
 
+/// [`go_style`] over a command line, up to where a command's verbatim arguments start:
+/// after the id of `exec` and `ps` (`exec ID ps -user root` keeps `-user`). Tracks the command, option values and
+/// positionals the way [`parse`] will see them.
+fn go_style_all(argv: Vec<OsString>) -> Vec<OsString> {
+    let mut cmd: Option<&'static Cmd> = None;
+    let mut positionals = 0;
+    let mut value_next = false;
+    let mut out = Vec::with_capacity(argv.len());
+    let mut args = argv.into_iter();
+    while let Some(a) = args.next() {
+        let s = a.to_str().unwrap_or_default();
+        if value_next {
+            value_next = false;
+            out.push(a);
+            continue;
+        }
+        if s == "--" {
+            out.push(a);
+            out.extend(args);
+            break;
+        }
+        if !s.starts_with('-') || s == "-" {
+            match cmd {
+                None => cmd = command(s),
+                Some(c) => {
+                    positionals += 1;
+                    if c.args.get(positionals).is_some_and(|p| p.rest) {
+                        // As in `parse` (and runc): everything after it is verbatim.
+                        out.push(a);
+                        out.extend(args);
+                        break;
+                    }
+                }
+            }
+            out.push(a);
+            continue;
+        }
+        let a = go_style(a, cmd);
+        let s = a.to_str().unwrap_or_default();
+        if let Some(long) = s.strip_prefix("--").filter(|l| !l.contains('=')) {
+            let name = cmd.map_or("", |c| c.name);
+            value_next = find(name, long).is_some_and(|o| o.value.is_some());
+        } else if let Some(short) = s.strip_prefix('-').filter(|r| r.chars().count() == 1) {
+            let opt = short.chars().next().and_then(|c| find_short(cmd, c));
+            value_next = opt.is_some_and(|o| o.value.is_some());
+        }
+        out.push(a);
+    }
+    out
+}
+
 /// Parse `argv` (without the program name).
 pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Parsed, UsageError> {
-    let argv: Vec<OsString> = argv.into_iter().collect();
     let mut m = Matches::default();
     let mut cmd: Option<&'static Cmd> = None;
-    // Rewrite Go-style long options; the command is known once its name went by.
-    let mut fixed = Vec::with_capacity(argv.len());
-    for a in argv {
-        if cmd.is_none() {
-            if let Some(c) = a.to_str().and_then(command) {
-                cmd = Some(c);
-                fixed.push(a);
-                continue;
-            }
-        }
-        fixed.push(go_style(a, cmd));
-    }
-    cmd = None;
-    let mut p = lexopt::Parser::from_args(fixed);
+    let mut p = lexopt::Parser::from_args(go_style_all(argv.into_iter().collect()));
     let err = |e: lexopt::Error| UsageError(e.to_string());
     let mut help = false;
     while let Some(arg) = p.next().map_err(err)? {
@@ -781,6 +423,13 @@ mod tests {
         assert_eq!(m.value("root").as_deref(), Some("/r"));
         assert_eq!(m.value("bundle").as_deref(), Some("/b"));
         assert_eq!(m.value("pid-file").as_deref(), Some("/p"));
+        // The command of `exec` is passed on verbatim, Go-style lookalikes included.
+        let m = run(&["exec", "-cwd", "/", "-u", "0", "x", "ps", "-user", "root"]);
+        assert_eq!(m.value("cwd").as_deref(), Some("/"));
+        assert_eq!(m.args, ["x", "ps", "-user", "root"]);
+        let m = run(&["exec", "-tty", "x", "sh", "-tty"]);
+        assert!(m.flag("tty"));
+        assert_eq!(m.args, ["x", "sh", "-tty"]);
     }
 
     #[test]

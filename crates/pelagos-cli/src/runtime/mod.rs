@@ -5,6 +5,7 @@ mod cgroup_cmds;
 mod commands;
 mod log;
 mod signal;
+mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,7 +68,7 @@ pub struct UpdateArgs {
     pub id: String,
 }
 
-/// The verbs (see [`args::COMMANDS`] for their help).
+/// The verbs (see [`table::COMMANDS`] for their help).
 pub enum Command {
     Create(CreateArgs),
     Start {
