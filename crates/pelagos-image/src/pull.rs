@@ -409,7 +409,10 @@ impl Ctx<'_> {
             size: desc.size,
             media_type: desc.media_type.clone(),
         };
-        if self.store.has_layer(&diff_id) {
+        // Skip only when this image's own blob is stored too: a layer unpacked from
+        // another image's blob (another compression of the same tar) leaves this image
+        // without the blob that save and push send.
+        if self.store.has_layer(&diff_id) && self.store.has_blob(&digest) {
             self.progress
                 .event(PullEvent::LayerExists { digest: &digest });
             return Ok((record, false));

@@ -66,29 +66,44 @@ impl Fixture {
             .canonicalize()
             .map_err(|e| e.to_string())?;
         let state = std::env::temp_dir().join(format!("pelagos-image-e2e-{}", std::process::id()));
-        let ports = free_ports(5);
-        let mut f = Fixture {
-            anon: format!("127.0.0.1:{}", ports[0]),
-            tls: format!("127.0.0.1:{}", ports[1]),
-            basic: format!("127.0.0.1:{}", ports[2]),
-            token: format!("127.0.0.1:{}", ports[3]),
-            state,
-            scripts,
-            digests: HashMap::new(),
+        // Ports are picked free and then handed to the registries; another process can
+        // take one in between on a busy machine, so a failed start is retried on fresh
+        // ports (each attempt's registries are stopped first).
+        let mut attempt = 0;
+        let mut f = loop {
+            attempt += 1;
+            let ports = free_ports(5);
+            let f = Fixture {
+                anon: format!("127.0.0.1:{}", ports[0]),
+                tls: format!("127.0.0.1:{}", ports[1]),
+                basic: format!("127.0.0.1:{}", ports[2]),
+                token: format!("127.0.0.1:{}", ports[3]),
+                state: state.clone(),
+                scripts: scripts.clone(),
+                digests: HashMap::new(),
+            };
+            let envs = [
+                ("PELAGOS_REGISTRY_STATE", f.state.display().to_string()),
+                ("PELAGOS_REG_PORT_ANON", ports[0].to_string()),
+                ("PELAGOS_REG_PORT_TLS", ports[1].to_string()),
+                ("PELAGOS_REG_PORT_BASIC", ports[2].to_string()),
+                ("PELAGOS_REG_PORT_TOKEN", ports[3].to_string()),
+                ("PELAGOS_REG_PORT_TOKENSRV", ports[4].to_string()),
+                ("PELAGOS_BIG_MB", "4".to_string()),
+                ("PELAGOS_NO_APT", "1".to_string()),
+            ];
+            match ["registry-up.sh", "build-images.sh"]
+                .iter()
+                .try_for_each(|script| run_script(&f.scripts, script, &envs))
+            {
+                Ok(()) => break f,
+                Err(e) if attempt >= 3 => return Err(e),
+                Err(e) => {
+                    eprintln!("registry fixture: attempt {attempt} failed, retrying: {e}");
+                    drop(f); // stops what this attempt started
+                }
+            }
         };
-        let envs = [
-            ("PELAGOS_REGISTRY_STATE", f.state.display().to_string()),
-            ("PELAGOS_REG_PORT_ANON", ports[0].to_string()),
-            ("PELAGOS_REG_PORT_TLS", ports[1].to_string()),
-            ("PELAGOS_REG_PORT_BASIC", ports[2].to_string()),
-            ("PELAGOS_REG_PORT_TOKEN", ports[3].to_string()),
-            ("PELAGOS_REG_PORT_TOKENSRV", ports[4].to_string()),
-            ("PELAGOS_BIG_MB", "4".to_string()),
-            ("PELAGOS_NO_APT", "1".to_string()),
-        ];
-        for script in ["registry-up.sh", "build-images.sh"] {
-            run_script(&f.scripts, script, &envs)?;
-        }
         let tsv = std::fs::read_to_string(f.state.join("images.tsv")).map_err(|e| e.to_string())?;
         for line in tsv.lines() {
             let cols: Vec<&str> = line.split('\t').collect();

@@ -137,6 +137,17 @@ pub fn compressions_give_same_diff_ids(f: &Fixture) -> Result<(), String> {
             diff_ids(&p) == diff_ids(&base),
             format!("layers:{tag} diff_ids differ"),
         )?;
+        // The layers are unpacked once, but each image keeps its own blobs (save and
+        // push send them).
+        for l in &p.image.layers {
+            ensure(
+                e.store.has_blob(&l.digest),
+                format!(
+                    "layers:{tag}: blob {} of a shared layer not stored",
+                    l.digest
+                ),
+            )?;
+        }
     }
     let fresh = env();
     let bb =
