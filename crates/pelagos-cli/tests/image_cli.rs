@@ -49,9 +49,14 @@ const CASES: &[(&str, pelagos_testsupport::harness::Case<Fixture>)] = &[
     ),
 ];
 
+/// `CI=true` or `CI=1`: every case must run.
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
 fn main() {
     let all: Vec<(&str, Case)> = CASES.iter().chain(registry::CASES).copied().collect();
-    pelagos_testsupport::harness::run(&all, Fixture::start);
+    pelagos_testsupport::harness::run(&all, ci(), Fixture::start);
 }
 
 type Case = pelagos_testsupport::harness::Case<Fixture>;

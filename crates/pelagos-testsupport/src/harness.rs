@@ -21,9 +21,9 @@ pub fn skip(reason: &str) -> Result<(), String> {
     Err(format!("{SKIP}{reason}"))
 }
 
-/// Run `cases` against the fixture `start` makes; exits non-zero on failure.
-pub fn run<F>(cases: &[(&str, Case<F>)], start: impl FnOnce() -> Result<F, String>) {
-    let ci = crate::config::ci();
+/// Run `cases` against the fixture `start` makes; exits non-zero on failure. `ci`: every
+/// case must run (the caller reads `CI`), so a skip fails the run.
+pub fn run<F>(cases: &[(&str, Case<F>)], ci: bool, start: impl FnOnce() -> Result<F, String>) {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let selected: Vec<&(&str, Case<F>)> = cases
         .iter()

@@ -2,6 +2,5 @@
 //! [`harness`] runs a list of cases against one fixture and reports skips visibly;
 //! [`registry`] starts the local registries of `tests/fixtures/`.
 
-pub mod config;
 pub mod harness;
 pub mod registry;

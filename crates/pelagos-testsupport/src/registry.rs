@@ -1,7 +1,6 @@
 //! Starts the fixture registries (`tests/fixtures/*.sh`) in a private state dir on free
 //! loopback ports, builds the test images once, and stops the registries by PID on drop.
 
-use crate::config::have;
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -43,6 +42,14 @@ fn free_ports(n: usize) -> Vec<u16> {
                 .port()
         })
         .collect()
+}
+
+/// Whether `tool` is on the search path (asked of the shell, which reads `PATH`).
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", "command -v \"$1\" >/dev/null", "sh", tool])
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 impl Fixture {
