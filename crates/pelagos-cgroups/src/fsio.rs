@@ -165,6 +165,22 @@ fn write_hint(file: &str, e: &io::Error) -> String {
     h.to_owned()
 }
 
+/// Page sizes with a `hugetlb.<size><suffix>` file in `d`.
+pub(crate) fn hugetlb_sizes(d: &Path, suffix: &str) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(d)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().into_string().ok()?;
+            let size = n.strip_prefix("hugetlb.")?.strip_suffix(suffix)?;
+            (!size.contains('.')).then(|| size.to_owned())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

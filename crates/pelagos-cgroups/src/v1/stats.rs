@@ -63,7 +63,7 @@ impl V1Manager {
             s.blkio.io_serviced_recursive = blkio_list(d, "io_serviced")?;
         }
         if let Some(d) = self.dir_of("hugetlb") {
-            for size in sizes(d, ".limit_in_bytes") {
+            for size in fsio::hugetlb_sizes(d, ".limit_in_bytes") {
                 let f = |x: &str| format!("hugetlb.{size}.{x}");
                 let h = HugetlbStats {
                     usage: fsio::read_u64_opt(d, &f("usage_in_bytes"))?.unwrap_or(0),
@@ -123,22 +123,6 @@ fn blkio_list(d: &Path, what: &str) -> Result<Vec<crate::stats::BlkioEntry>> {
         }
     }
     Ok(Vec::new())
-}
-
-/// Page sizes with a `hugetlb.<size><suffix>` file in `d`.
-fn sizes(d: &Path, suffix: &str) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(d)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let n = e.file_name().into_string().ok()?;
-            let size = n.strip_prefix("hugetlb.")?.strip_suffix(suffix)?;
-            (!size.contains('.')).then(|| size.to_owned())
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ impl V2Manager {
         if let Some(t) = fsio::read_opt(d, "io.stat")? {
             s.blkio = parse_io_stat(&t);
         }
-        for size in hugetlb_sizes(d) {
+        for size in fsio::hugetlb_sizes(d, ".current") {
             let f = |suffix: &str| format!("hugetlb.{size}.{suffix}");
             let failcnt = fsio::read_opt(d, &f("events"))?
                 .and_then(|t| fsio::keyed(&t, "max"))
@@ -78,22 +78,6 @@ fn memory(d: &Path, s: &mut Stats) -> Result<()> {
         s.memory.cache = s.memory.raw.get("file").copied().unwrap_or(0);
     }
     Ok(())
-}
-
-/// Page sizes with a `hugetlb.<size>.current` file in `d`.
-fn hugetlb_sizes(d: &Path) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(d)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let n = e.file_name().into_string().ok()?;
-            let size = n.strip_prefix("hugetlb.")?.strip_suffix(".current")?;
-            (!size.contains('.')).then(|| size.to_owned())
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 #[cfg(test)]
