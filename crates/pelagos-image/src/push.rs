@@ -9,7 +9,6 @@ use crate::manifest::{self, Document};
 use crate::pull::{Progress, PullEvent};
 use crate::reference::ImageRef;
 use crate::registry::{Registry, RegistryError};
-use crate::registry_push::Mount;
 use crate::store::{ImageRecord, Store, StoreError};
 use futures_util::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
@@ -256,18 +255,12 @@ impl Ctx<'_> {
             self.progress.event(PullEvent::LayerExists { digest: d });
             return Ok(BlobOutcome::Existing);
         }
-        let from = self.sources.get(d).map(String::as_str);
-        let location = match self
-            .registry
-            .start_upload(self.dest, b.what, d, from)
-            .await?
-        {
-            Mount::Mounted => {
+        if let Some(from) = self.sources.get(d) {
+            if self.registry.mount_blob(self.dest, b.what, d, from).await {
                 self.progress.event(PullEvent::LayerExists { digest: d });
                 return Ok(BlobOutcome::Mounted);
             }
-            Mount::Upload(loc) => loc,
-        };
+        }
         if !self.store.has_blob(d) {
             return Err(PushError::MissingBlob {
                 image: self.dest.to_string(),
@@ -281,19 +274,12 @@ impl Ctx<'_> {
         });
         let progress = self.progress;
         self.registry
-            .upload_blob(
-                self.dest,
-                b.what,
-                d,
-                &location,
-                &self.store.blob_path(d),
-                &|n| {
-                    progress.event(PullEvent::LayerBytes {
-                        digest: d,
-                        bytes: n,
-                    })
-                },
-            )
+            .upload_blob(self.dest, b.what, d, &self.store.blob_path(d), &|n| {
+                progress.event(PullEvent::LayerBytes {
+                    digest: d,
+                    bytes: n,
+                })
+            })
             .await?;
         self.progress.event(PullEvent::LayerDone { digest: d });
         Ok(BlobOutcome::Uploaded)

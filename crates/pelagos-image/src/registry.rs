@@ -4,12 +4,14 @@
 //! [`crate::registry_push`].
 
 use crate::backoff::{RetryPolicy, Timeouts};
-use crate::digest::{Digest, Hasher};
+use crate::digest::Digest;
 use crate::hosts::{parse_mirror, HostSettings, RegistriesConfig};
 use crate::manifest::ACCEPT_ALL;
 use crate::reference::{ImageRef, DEFAULT_REGISTRY};
-use crate::registry_error::{chain, status_error, Subject};
-use crate::transport::{Endpoint, Transport};
+use crate::registry_error::{stream_error, Subject};
+use crate::transport::{Endpoint, Setup, Transport};
+use oci_client::errors::OciDistributionError;
+use oci_client::RegistryOperation;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,9 +19,6 @@ use std::sync::Mutex;
 
 pub use crate::auth::Credentials;
 pub use crate::registry_error::RegistryError;
-
-/// Where Docker Hub serves the API.
-const DOCKER_HUB_API: &str = "registry-1.docker.io";
 
 /// How to reach registries.
 #[derive(Clone, Debug, Default)]
@@ -79,8 +78,7 @@ impl RegistryOptions {
 /// The registry client; build one per process and share it.
 pub struct Registry {
     pub(crate) transport: Transport,
-    insecure: HashSet<String>,
-    mirrors: HashMap<String, Vec<(bool, String)>>,
+    mirrors: HashMap<String, Vec<String>>,
     /// Mirrors that failed other than by lacking content; skipped from then on.
     dead: Mutex<HashSet<String>>,
     /// (mirror, repository) pairs where the mirror lacked content; skipped for that
@@ -93,29 +91,31 @@ impl Registry {
     /// Build the client.
     pub fn new(opts: &RegistryOptions) -> Result<Self, RegistryError> {
         let mut ca_files = opts.ca_files.clone();
-        let mut insecure: HashSet<String> = opts.insecure.iter().cloned().collect();
+        let mut plain_http: HashSet<String> = opts.insecure.iter().cloned().collect();
         let mut mirrors = HashMap::new();
         for (name, h) in &opts.hosts {
             ca_files.extend(h.ca.iter().cloned());
             if h.insecure {
-                insecure.insert(name.clone());
+                plain_http.insert(name.clone());
             }
-            let list: Vec<(bool, String)> = h
-                .mirrors
-                .iter()
-                .filter_map(|m| parse_mirror(m).map(|(http, host)| (http, host.to_string())))
-                .collect();
+            let mut list = Vec::new();
+            for (http, host) in h.mirrors.iter().filter_map(|m| parse_mirror(m)) {
+                if http {
+                    plain_http.insert(host.to_string());
+                }
+                list.push(host.to_string());
+            }
             mirrors.insert(name.clone(), list);
         }
-        let transport = Transport::new(
-            &ca_files,
-            &opts.timeouts,
-            opts.retry.clone(),
-            opts.credentials.clone(),
-        )?;
+        let transport = Transport::new(Setup {
+            ca_files: &ca_files,
+            plain_http: &plain_http,
+            timeouts: &opts.timeouts,
+            policy: opts.retry.clone(),
+            credentials: opts.credentials.clone(),
+        })?;
         Ok(Self {
             transport,
-            insecure,
             mirrors,
             dead: Mutex::default(),
             lacking: Mutex::default(),
@@ -131,19 +131,11 @@ impl Registry {
             .unwrap_or_default()
     }
 
-    /// The endpoint of `registry` itself (`plain_http` forces plain HTTP).
-    pub(crate) fn endpoint(&self, registry: &str, plain_http: bool, mirror: bool) -> Endpoint {
-        let api_host = if registry == DEFAULT_REGISTRY {
-            DOCKER_HUB_API.to_string()
-        } else {
-            registry.to_string()
-        };
-        let http = plain_http || self.insecure.contains(registry);
+    /// The endpoint of `registry` itself.
+    pub(crate) fn endpoint(registry: &str) -> Endpoint {
         Endpoint {
             registry: registry.to_string(),
-            api_host,
-            scheme: if http { "http" } else { "https" },
-            mirror,
+            mirror: false,
         }
     }
 
@@ -156,12 +148,16 @@ impl Registry {
             .get(&image.registry)
             .into_iter()
             .flatten()
-            .filter(|(_, host)| {
-                !dead.contains(host) && !lacking.contains(&(host.clone(), image.repository.clone()))
+            .filter(|host| {
+                !dead.contains(*host)
+                    && !lacking.contains(&((*host).clone(), image.repository.clone()))
             })
-            .map(|(http, host)| self.endpoint(host, *http, true))
+            .map(|host| Endpoint {
+                registry: host.clone(),
+                mirror: true,
+            })
             .collect();
-        v.push(self.endpoint(&image.registry, false, false));
+        v.push(Self::endpoint(&image.registry));
         v
     }
 
@@ -217,29 +213,21 @@ impl Registry {
             (None, Some(t)) => t.clone(),
             (None, None) => crate::reference::DEFAULT_TAG.to_string(),
         };
-        let path = format!("/v2/{}/manifests/{reference}", image.repository);
-        let scopes = crate::auth::Scopes::pull(&image.repository);
         let body = self
             .try_sources(image, async |ep| {
-                let url = ep.url(&path);
-                let resp = self
-                    .transport
-                    .send(ep, &scopes, &subject, |c| {
-                        Ok(c.get(&url)
-                            .header(reqwest::header::ACCEPT, ACCEPT_ALL.join(", ")))
-                    })
-                    .await?;
-                let status = resp.status();
-                let body = resp
-                    .bytes()
+                let r = ep.reference(&image.repository, &reference);
+                self.transport
+                    .call(
+                        ep,
+                        &r,
+                        RegistryOperation::Pull,
+                        &subject,
+                        async |c, auth| c.pull_manifest_raw(&r, auth, &ACCEPT_ALL).await,
+                    )
                     .await
-                    .map_err(|e| subject.other(chain(&e), false))?;
-                if !status.is_success() {
-                    return Err(status_error(status, &body, &subject));
-                }
-                Ok(body)
             })
-            .await?;
+            .await?
+            .0;
         let actual = Digest::of_bytes(&body);
         if let Some(want) = &image.digest {
             if &actual != want {
@@ -254,33 +242,8 @@ impl Registry {
         Ok((body.to_vec(), actual))
     }
 
-    /// Open a blob for reading from the first source that has it.
-    async fn open_blob(
-        &self,
-        image: &ImageRef,
-        subject: &Subject,
-        digest: &Digest,
-    ) -> Result<reqwest::Response, RegistryError> {
-        let path = format!("/v2/{}/blobs/{digest}", image.repository);
-        let scopes = crate::auth::Scopes::pull(&image.repository);
-        self.try_sources(image, async |ep| {
-            let url = ep.url(&path);
-            let resp = self
-                .transport
-                .send(ep, &scopes, subject, |c| Ok(c.get(&url)))
-                .await?;
-            let status = resp.status();
-            if status.is_success() {
-                return Ok(resp);
-            }
-            let body = resp.bytes().await.unwrap_or_default();
-            Err(status_error(status, &body, subject))
-        })
-        .await
-    }
-
-    /// Start downloading a blob: its chunks come from [`BlobReader::chunk`], which
-    /// checks the digest at the end.
+    /// Start downloading a blob from the first source that has it: its chunks come
+    /// from [`BlobReader::chunk`], which checks the digest at the end.
     pub async fn blob_reader(
         &self,
         image: &ImageRef,
@@ -288,13 +251,19 @@ impl Registry {
         digest: &Digest,
     ) -> Result<BlobReader, RegistryError> {
         let subject = Subject::blob(image.to_string(), what, digest);
-        let resp = self.open_blob(image, &subject, digest).await?;
+        let stream = self
+            .try_sources(image, async |ep| {
+                let r = ep.reference(&image.repository, digest.as_str());
+                self.transport
+                    .call(ep, &r, RegistryOperation::Pull, &subject, async |c, _| {
+                        c.pull_blob_stream(&r, digest.as_str()).await
+                    })
+                    .await
+            })
+            .await?;
         Ok(BlobReader {
-            resp,
-            hasher: Hasher::default(),
+            stream: stream.stream,
             subject,
-            digest: digest.clone(),
-            done: false,
         })
     }
 
@@ -323,74 +292,59 @@ impl Registry {
         Ok(total)
     }
 
-    /// Check that the credentials for `registry` are accepted (the `/v2/` endpoint,
-    /// through whatever challenge it presents). A registry that asks for nothing
-    /// passes.
+    /// Check that the credentials for `registry` are accepted: access to a repository
+    /// is asked for (a token server checks them then) and the repository's tag list
+    /// read (a registry with Basic auth checks them then). A registry that asks for
+    /// nothing passes; an answer that is not a registry's is an error.
     pub async fn check_login(&self, registry: &str) -> Result<(), RegistryError> {
-        let ep = self.endpoint(registry, false, false);
+        let ep = Self::endpoint(registry);
         let subject = Subject::new(registry);
-        let url = ep.url("/v2/");
-        let resp = self
+        let r = ep.reference(LOGIN_PROBE, "latest");
+        let answer = self
             .transport
-            .send(&ep, &crate::auth::Scopes::none(), &subject, |c| {
-                Ok(c.get(&url))
-            })
-            .await?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(());
+            .call(
+                &ep,
+                &r,
+                RegistryOperation::Pull,
+                &subject,
+                async |c, auth| {
+                    match c.list_tags(&r, auth, Some(1), None).await {
+                        Ok(_) => Ok(()),
+                        // A registry's "no such repository": the credentials passed.
+                        Err(OciDistributionError::RegistryError { .. }) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                },
+            )
+            .await;
+        match answer {
+            Err(RegistryError::ManifestUnknown { .. }) => Err(subject.other(
+                format!("{registry} answered /v2/{LOGIN_PROBE}/tags/list with 404 and no registry error; is this a registry?"),
+                false,
+            )),
+            other => other,
         }
-        let body = resp.bytes().await.unwrap_or_default();
-        Err(subject.other(
-            format!(
-                "{url} answered {status}: {}; is this a registry?",
-                crate::registry_error::body_excerpt(&body)
-            ),
-            false,
-        ))
     }
 }
 
+/// The repository a login check reads the tags of; it need not exist.
+const LOGIN_PROBE: &str = "pelagos-login-check";
+
 /// A blob download in progress.
 pub struct BlobReader {
-    resp: reqwest::Response,
-    hasher: Hasher,
+    stream: futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>,
     subject: Subject,
-    digest: Digest,
-    done: bool,
 }
 
 impl BlobReader {
     /// The next chunk, or `None` at the end once the content hashed to its digest.
     /// A connection that breaks off gives a transient error (fetch the blob again).
     pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, RegistryError> {
-        if self.done {
-            return Ok(None);
-        }
-        match self.resp.chunk().await {
-            Ok(Some(c)) => {
-                self.hasher.update(&c);
-                Ok(Some(c))
-            }
-            Ok(None) => {
-                self.done = true;
-                let actual = std::mem::take(&mut self.hasher).finish();
-                if actual != self.digest {
-                    let (what, _) = self
-                        .subject
-                        .blob
-                        .clone()
-                        .unwrap_or(("blob", actual.clone()));
-                    return Err(RegistryError::DigestMismatch {
-                        image: self.subject.name.clone(),
-                        what,
-                        expected: self.digest.to_string(),
-                        actual: actual.to_string(),
-                    });
-                }
-                Ok(None)
-            }
-            Err(e) => Err(self.subject.other(chain(&e), true)),
+        use futures_util::StreamExt as _;
+        match self.stream.next().await {
+            Some(Ok(c)) => Ok(Some(c)),
+            Some(Err(e)) => Err(stream_error(e, &self.subject)),
+            None => Ok(None),
         }
     }
 }
@@ -417,16 +371,19 @@ mod tests {
         assert_eq!(o.pull_sources("other:1"), ["other:1"]);
         let r = Registry::new(&o).unwrap();
         let eps = r.pull_endpoints(&ImageRef::parse("alpine").unwrap());
-        let urls: Vec<(String, bool)> = eps.iter().map(|e| (e.url("/v2/"), e.mirror)).collect();
+        let names: Vec<(&str, bool)> = eps
+            .iter()
+            .map(|e| (e.registry.as_str(), e.mirror))
+            .collect();
         assert_eq!(
-            urls,
+            names,
             [
-                ("https://m.example:1/v2/".to_string(), true),
-                ("http://10.0.0.2:2/v2/".to_string(), true),
-                ("https://registry-1.docker.io/v2/".to_string(), false),
+                ("m.example:1", true),
+                ("10.0.0.2:2", true),
+                ("docker.io", false)
             ]
         );
         let local = r.pull_endpoints(&ImageRef::parse("local:5000/x").unwrap());
-        assert_eq!(local[0].url("/v2/"), "http://local:5000/v2/");
+        assert_eq!(local[0].reference("x", "v1").to_string(), "local:5000/x:v1");
     }
 }

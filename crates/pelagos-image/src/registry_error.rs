@@ -1,7 +1,10 @@
 //! Errors talking to a registry, and the mapping of HTTP answers and client failures
 //! onto them, so that each message names the image (and blob) and what to do.
 
+use crate::auth::Credentials;
 use crate::digest::Digest;
+use crate::transport::Access;
+use oci_client::errors::OciDistributionError;
 use std::path::PathBuf;
 
 /// Errors talking to a registry. Each names the image and, for blobs, the digest.
@@ -101,20 +104,6 @@ pub enum RegistryError {
         attempts: u32,
         /// The last failure.
         detail: String,
-    },
-    /// The registry asked to wait longer than the retry policy allows.
-    #[error("registry error for {image}{what}: {status}, and the registry asks to retry after {wait_secs}s, longer than the {cap_secs}s this client waits (retry.maxDelaySeconds in the registries config); try again later")]
-    RetryTooLate {
-        /// The image.
-        image: String,
-        /// Extra context.
-        what: String,
-        /// The HTTP status.
-        status: String,
-        /// What `Retry-After` asked for.
-        wait_secs: u64,
-        /// The policy's cap.
-        cap_secs: u64,
     },
     /// Any other failure.
     #[error("registry error for {image}{what}: {detail}")]
@@ -266,47 +255,182 @@ pub(crate) fn error_codes(body: &[u8]) -> Vec<String> {
     envelope(body).into_iter().map(|e| e.code).collect()
 }
 
-/// Classify a failure of the HTTP client (no response).
-pub(crate) fn network_error(
-    e: &reqwest::Error,
-    registry: &str,
-    subject: &Subject,
-) -> (RegistryError, bool) {
-    let detail = chain(e);
-    let lower = detail.to_lowercase();
-    if lower.contains("invalidcontenttype") || lower.contains("corrupt message") {
-        let err = RegistryError::PlainHttp {
-            image: subject.name.clone(),
-            registry: registry.to_string(),
-        };
-        return (err, false);
-    }
-    if lower.contains("certificate") || lower.contains("tls") || lower.contains("unknownissuer") {
-        let err = RegistryError::Tls {
-            image: subject.name.clone(),
-            registry: registry.to_string(),
-            detail,
-        };
-        return (err, false);
-    }
-    let retry = e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
-    (subject.other(detail, false), retry)
+/// What a failed call was about, for [`classify`].
+pub(crate) struct Context<'a> {
+    /// The registry (or mirror) asked.
+    pub registry: &'a str,
+    /// The repository.
+    pub repository: &'a str,
+    /// A push (else a pull).
+    pub push: bool,
+    /// The credentials sent, if any.
+    pub credentials: Option<&'a Credentials>,
+    /// How access was held.
+    pub access: Access,
+    /// The image and blob, for messages.
+    pub subject: &'a Subject,
 }
 
-/// The error for a final non-success answer to a manifest or blob request.
-pub(crate) fn status_error(
-    status: reqwest::StatusCode,
-    body: &[u8],
-    subject: &Subject,
-) -> RegistryError {
-    let codes = error_codes(body);
-    let has = |c: &str| codes.iter().any(|x| x == c);
-    if status == reqwest::StatusCode::NOT_FOUND
-        || has("MANIFEST_UNKNOWN")
-        || has("NAME_UNKNOWN")
-        || has("BLOB_UNKNOWN")
+impl Context<'_> {
+    fn scope(&self) -> String {
+        let actions = if self.push { "pull,push" } else { "pull" };
+        format!("repository:{}:{actions}", self.repository)
+    }
+
+    /// The request was refused for lack of access.
+    fn unauthorized(&self) -> RegistryError {
+        let image = self.subject.name.clone();
+        match (self.credentials, self.access) {
+            (None, _) => RegistryError::Unauthorized {
+                image,
+                detail: format!("anonymous access refused for {}", self.scope()),
+                registry: self.registry.to_string(),
+            },
+            (Some(c), Access::Token) => RegistryError::Denied {
+                image,
+                detail: format!("user {:?} was not granted {}", c.username, self.scope()),
+            },
+            (Some(c), Access::Plain) => RegistryError::AuthFailed {
+                image,
+                detail: format!(
+                    "{} rejected the credentials of user {:?}",
+                    self.registry, c.username
+                ),
+            },
+        }
+    }
+}
+
+/// What to do about a failed call.
+pub(crate) enum Failure {
+    /// Worth another try; the detail is for the error when the tries are used up.
+    Retry(String),
+    /// The answer stands.
+    Final(RegistryError),
+}
+
+/// Statuses that say "try again later".
+fn retryable(status: u16) -> bool {
+    matches!(status, 429 | 502 | 503 | 504)
+}
+
+/// Classify a failure of oci-client.
+pub(crate) fn classify(e: OciDistributionError, ctx: &Context<'_>) -> Failure {
+    let subject = ctx.subject;
+    match e {
+        OciDistributionError::RequestError(re) => match re.status() {
+            Some(s) => answer(Some(s.as_u16()), &[], s.to_string(), ctx),
+            None => network_error(&re, ctx),
+        },
+        OciDistributionError::ServerError { code, message, .. } => {
+            let body = message.as_bytes();
+            let status = reqwest::StatusCode::from_u16(code)
+                .map_or_else(|_| code.to_string(), |s| s.to_string());
+            answer(
+                Some(code),
+                &error_codes(body),
+                format!("{status}: {}", body_excerpt(body)),
+                ctx,
+            )
+        }
+        OciDistributionError::RegistryError { envelope, .. } => {
+            let codes: Vec<String> = envelope
+                .errors
+                .iter()
+                .filter_map(|e| serde_json::to_value(&e.code).ok())
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect();
+            let detail = envelope
+                .errors
+                .iter()
+                .zip(&codes)
+                .map(|(e, c)| format!("{c}: {}", e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            answer(None, &codes, detail, ctx)
+        }
+        OciDistributionError::UnauthorizedError { .. } => Failure::Final(ctx.unauthorized()),
+        OciDistributionError::AuthenticationFailure(reason) => match ctx.credentials {
+            None => Failure::Final(ctx.unauthorized()),
+            Some(c) => Failure::Final(RegistryError::AuthFailed {
+                image: subject.name.clone(),
+                detail: format!(
+                    "the token server refused user {:?}: {}",
+                    c.username,
+                    body_excerpt(reason.as_bytes())
+                ),
+            }),
+        },
+        OciDistributionError::DigestError(d) => Failure::Final(mismatch(&d, subject)),
+        OciDistributionError::IoError(io) => Failure::Final(stream_error(io, subject)),
+        other => Failure::Final(subject.other(chain(&other), false)),
+    }
+}
+
+/// A digest check of oci-client failed.
+fn mismatch(e: &oci_client::errors::DigestError, subject: &Subject) -> RegistryError {
+    let (expected, actual) = match e {
+        oci_client::errors::DigestError::VerificationError { expected, actual } => {
+            (expected.clone(), actual.clone())
+        }
+        other => (String::new(), other.to_string()),
+    };
+    RegistryError::DigestMismatch {
+        image: subject.name.clone(),
+        what: subject.blob.as_ref().map_or("manifest", |(w, _)| w),
+        expected,
+        actual,
+    }
+}
+
+/// A read of a blob body failed: a digest mismatch found at its end, or a connection
+/// that broke off (worth fetching the whole blob again).
+pub(crate) fn stream_error(e: std::io::Error, subject: &Subject) -> RegistryError {
+    match e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<oci_client::errors::DigestError>())
     {
-        return match &subject.blob {
+        Some(d) => mismatch(d, subject),
+        None => subject.other(chain(&e), true),
+    }
+}
+
+/// Classify a failure of the HTTP client (no response).
+fn network_error(e: &reqwest::Error, ctx: &Context<'_>) -> Failure {
+    let detail = chain(e);
+    let lower = detail.to_lowercase();
+    let image = ctx.subject.name.clone();
+    let registry = ctx.registry.to_string();
+    if lower.contains("invalidcontenttype") || lower.contains("corrupt message") {
+        return Failure::Final(RegistryError::PlainHttp { image, registry });
+    }
+    if lower.contains("certificate") || lower.contains("tls") || lower.contains("unknownissuer") {
+        return Failure::Final(RegistryError::Tls {
+            image,
+            registry,
+            detail,
+        });
+    }
+    if e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() {
+        return Failure::Retry(detail);
+    }
+    Failure::Final(ctx.subject.other(detail, false))
+}
+
+/// The error for a non-success answer: its status when known, the distribution error
+/// codes of its body, and a detail line for messages.
+fn answer(status: Option<u16>, codes: &[String], detail: String, ctx: &Context<'_>) -> Failure {
+    let has = |c: &str| codes.iter().any(|x| x == c);
+    let subject = ctx.subject;
+    if status.is_some_and(retryable) || has("TOOMANYREQUESTS") {
+        return Failure::Retry(detail);
+    }
+    if status == Some(401) || has("UNAUTHORIZED") {
+        return Failure::Final(ctx.unauthorized());
+    }
+    if status == Some(404) || has("MANIFEST_UNKNOWN") || has("NAME_UNKNOWN") || has("BLOB_UNKNOWN")
+    {
+        return Failure::Final(match &subject.blob {
             Some((what, d)) if !has("NAME_UNKNOWN") && !has("MANIFEST_UNKNOWN") => {
                 RegistryError::BlobUnknown {
                     image: subject.name.clone(),
@@ -317,47 +441,114 @@ pub(crate) fn status_error(
             _ => RegistryError::ManifestUnknown {
                 image: subject.name.clone(),
             },
-        };
+        });
     }
-    if status == reqwest::StatusCode::FORBIDDEN || has("DENIED") {
-        return RegistryError::Denied {
+    if status == Some(403) || has("DENIED") {
+        return Failure::Final(RegistryError::Denied {
             image: subject.name.clone(),
-            detail: format!("{status}: {}", body_excerpt(body)),
-        };
+            detail,
+        });
     }
-    subject.other(format!("{status}: {}", body_excerpt(body)), false)
+    Failure::Final(subject.other(detail, false))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ctx<'a>(
+        subject: &'a Subject,
+        creds: Option<&'a Credentials>,
+        access: Access,
+    ) -> Context<'a> {
+        Context {
+            registry: "r:5000",
+            repository: "x",
+            push: false,
+            credentials: creds,
+            access,
+            subject,
+        }
+    }
+
+    fn fin(f: Failure) -> RegistryError {
+        match f {
+            Failure::Final(e) => e,
+            Failure::Retry(d) => panic!("retry: {d}"),
+        }
+    }
+
     #[test]
-    fn statuses_map_to_errors() {
+    fn answers_map_to_errors() {
         let d = Digest::of_bytes(b"x");
         let blob = Subject::blob("r/x:1", "layer", &d);
-        let e = status_error(reqwest::StatusCode::NOT_FOUND, b"", &blob);
+        let c = ctx(&blob, None, Access::Plain);
+        let e = fin(answer(Some(404), &[], String::new(), &c));
         assert!(matches!(e, RegistryError::BlobUnknown { .. }), "{e}");
-        let e = status_error(
-            reqwest::StatusCode::NOT_FOUND,
-            br#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}"#,
-            &blob,
-        );
+        let e = fin(answer(None, &["NAME_UNKNOWN".into()], String::new(), &c));
         assert!(matches!(e, RegistryError::ManifestUnknown { .. }), "{e}");
-        let e = status_error(
-            reqwest::StatusCode::FORBIDDEN,
-            br#"{"errors":[{"code":"DENIED","message":"no"}]}"#,
-            &Subject::new("r/x:1"),
-        );
+        let plain = Subject::new("r/x:1");
+        let c = ctx(&plain, None, Access::Plain);
+        let e = fin(answer(
+            Some(403),
+            &["DENIED".into()],
+            "DENIED: no".into(),
+            &c,
+        ));
         assert!(e.to_string().contains("DENIED: no"), "{e}");
-        let e = status_error(
-            reqwest::StatusCode::BAD_REQUEST,
-            b"plain text",
-            &Subject::new("r/x:1"),
-        );
+        let e = fin(answer(
+            Some(400),
+            &[],
+            "400 Bad Request: plain text".into(),
+            &c,
+        ));
         assert_eq!(
             e.to_string(),
             "registry error for r/x:1: 400 Bad Request: plain text"
         );
+        for s in [429, 502, 503, 504] {
+            assert!(matches!(
+                answer(Some(s), &[], String::new(), &c),
+                Failure::Retry(_)
+            ));
+        }
+        assert!(matches!(
+            answer(None, &["TOOMANYREQUESTS".into()], String::new(), &c),
+            Failure::Retry(_)
+        ));
+    }
+
+    #[test]
+    fn refusals_say_what_to_fix() {
+        let s = Subject::new("r:5000/x:1");
+        let u = Credentials {
+            username: "u".into(),
+            password: "p".into(),
+        };
+        let e = fin(answer(
+            Some(401),
+            &[],
+            String::new(),
+            &ctx(&s, None, Access::Plain),
+        ));
+        assert!(matches!(e, RegistryError::Unauthorized { .. }), "{e}");
+        let e = ctx(&s, Some(&u), Access::Plain).unauthorized();
+        assert!(matches!(e, RegistryError::AuthFailed { .. }), "{e}");
+        let e = ctx(&s, Some(&u), Access::Token).unauthorized();
+        assert!(e.to_string().contains("repository:x:pull"), "{e}");
+    }
+
+    #[test]
+    fn digest_errors_inside_a_stream_are_found() {
+        let d = Digest::of_bytes(b"x");
+        let s = Subject::blob("r/x:1", "layer", &d);
+        let io = std::io::Error::other(oci_client::errors::DigestError::VerificationError {
+            expected: "sha256:a".into(),
+            actual: "sha256:b".into(),
+        });
+        let e = stream_error(io, &s);
+        assert!(matches!(e, RegistryError::DigestMismatch { .. }), "{e}");
+        let e = stream_error(std::io::Error::other("reset"), &s);
+        assert!(e.is_transient(), "{e}");
     }
 }

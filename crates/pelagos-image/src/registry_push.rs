@@ -1,13 +1,13 @@
-//! The write side of the distribution API: blob existence (HEAD), cross-repository
-//! mounts, monolithic uploads streamed from a file, and manifest PUTs of exact bytes.
+//! The write side of the distribution API, through oci-client: blob existence (HEAD),
+//! cross-repository mounts, monolithic uploads streamed from a file, and manifest PUTs
+//! of exact bytes.
 
-use crate::auth::Scopes;
 use crate::digest::Digest;
 use crate::reference::ImageRef;
 use crate::registry::Registry;
-use crate::registry_error::{status_error, RegistryError, Subject};
-use crate::transport::Endpoint;
-use reqwest::{header, StatusCode};
+use crate::registry_error::{RegistryError, Subject};
+use oci_client::errors::OciDistributionError;
+use oci_client::{Reference, RegistryOperation};
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,18 +21,22 @@ const UPLOAD_QUEUE: usize = 4;
 /// How often upload progress is reported.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
-/// The outcome of a mount request.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Mount {
-    /// The registry linked the blob from the other repository.
-    Mounted,
-    /// It did not; it opened an upload session at this location instead.
-    Upload(String),
-}
-
 impl Registry {
-    fn push_endpoint(&self, image: &ImageRef) -> Endpoint {
-        self.endpoint(&image.registry, false, false)
+    /// Run `call` against `image`'s registry with push access to its repository.
+    async fn push_call<T>(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+        subject: &Subject,
+        call: impl AsyncFn(&oci_client::Client, &Reference) -> Result<T, OciDistributionError>,
+    ) -> Result<T, RegistryError> {
+        let ep = Self::endpoint(&image.registry);
+        let r = ep.reference(&image.repository, reference);
+        self.transport
+            .call(&ep, &r, RegistryOperation::Push, subject, async |c, _| {
+                call(c, &r).await
+            })
+            .await
     }
 
     /// Does `image`'s repository hold blob `digest`?
@@ -42,82 +46,47 @@ impl Registry {
         what: &'static str,
         digest: &Digest,
     ) -> Result<bool, RegistryError> {
-        let ep = self.push_endpoint(image);
         let subject = Subject::blob(image.to_string(), what, digest);
-        let url = ep.url(&format!("/v2/{}/blobs/{digest}", image.repository));
-        let scopes = Scopes::push(&image.repository, None);
-        let resp = self
-            .transport
-            .send(&ep, &scopes, &subject, |c| Ok(c.head(&url)))
-            .await?;
-        match resp.status() {
-            s if s.is_success() => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
-            s => Err(status_error(s, b"", &subject)),
-        }
+        self.push_call(image, digest.as_str(), &subject, async |c, r| {
+            c.blob_exists(r, digest.as_str()).await
+        })
+        .await
     }
 
-    /// Start an upload to `image`'s repository, asking the registry to mount `digest`
-    /// from repository `from` (same registry) instead when `from` is given.
-    pub async fn start_upload(
+    /// Ask the registry to link blob `digest` into `image`'s repository from
+    /// repository `from` of the same registry. `false` when it did not (it lacks the
+    /// blob there, or the access granted does not cover `from`): upload it then.
+    pub async fn mount_blob(
         &self,
         image: &ImageRef,
         what: &'static str,
         digest: &Digest,
-        from: Option<&str>,
-    ) -> Result<Mount, RegistryError> {
-        let ep = self.push_endpoint(image);
+        from: &str,
+    ) -> bool {
         let subject = Subject::blob(image.to_string(), what, digest);
-        let mut url =
-            reqwest::Url::parse(&ep.url(&format!("/v2/{}/blobs/uploads/", image.repository)))
-                .map_err(|e| subject.other(e.to_string(), false))?;
-        if let Some(src) = from {
-            url.query_pairs_mut()
-                .append_pair("mount", digest.as_str())
-                .append_pair("from", src);
-        }
-        let scopes = Scopes::push(&image.repository, from);
-        let resp = self
-            .transport
-            .send(&ep, &scopes, &subject, |c| {
-                Ok(c.post(url.clone()).header(header::CONTENT_LENGTH, "0"))
+        let source = Self::endpoint(&image.registry).reference(from, digest.as_str());
+        let mounted = self
+            .push_call(image, digest.as_str(), &subject, async |c, r| {
+                c.mount_blob(r, &source, digest.as_str()).await
             })
-            .await?;
-        let status = resp.status();
-        if status == StatusCode::CREATED && from.is_some() {
-            return Ok(Mount::Mounted);
+            .await;
+        if let Err(e) = &mounted {
+            tracing::debug!("mount of {digest} from {from}: {e}; uploading it");
         }
-        if status != StatusCode::ACCEPTED {
-            let body = resp.bytes().await.unwrap_or_default();
-            return Err(status_error(status, &body, &subject));
-        }
-        let location = resp
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| subject.other("upload session without Location header".into(), false))?;
-        let absolute = url
-            .join(location)
-            .map_err(|e| subject.other(format!("bad upload Location {location:?}: {e}"), false))?;
-        Ok(Mount::Upload(absolute.to_string()))
+        mounted.is_ok()
     }
 
-    /// Upload the blob in file `path` (`size` bytes, hashing to `digest`) to the
-    /// session at `location` in one streamed PUT; `progress` gets byte counts.
+    /// Upload the blob in file `path` (hashing to `digest`) to `image`'s repository in
+    /// one streamed PUT; `progress` gets byte counts.
     pub async fn upload_blob(
         &self,
         image: &ImageRef,
         what: &'static str,
         digest: &Digest,
-        location: &str,
         file: &Path,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), RegistryError> {
-        let ep = self.push_endpoint(image);
         let subject = Subject::blob(image.to_string(), what, digest);
-        let mut url = reqwest::Url::parse(location)
-            .map_err(|e| subject.other(format!("bad upload location: {e}"), false))?;
-        url.query_pairs_mut().append_pair("digest", digest.as_str());
         let read_err = |source| RegistryError::Read {
             image: image.to_string(),
             path: file.to_path_buf(),
@@ -125,26 +94,17 @@ impl Registry {
         };
         let size = std::fs::metadata(file).map_err(read_err)?.len();
         let sent = Arc::new(AtomicU64::new(0));
-        let scopes = Scopes::push(&image.repository, None);
-        let request = self.transport.send(&ep, &scopes, &subject, |c| {
+        let request = self.push_call(image, digest.as_str(), &subject, async |c, r| {
             sent.store(0, Ordering::Relaxed);
-            let body = file_body(file, Arc::clone(&sent)).map_err(read_err)?;
-            Ok(c.put(url.clone())
-                .header(header::CONTENT_TYPE, "application/octet-stream")
-                .header(header::CONTENT_LENGTH, size.to_string())
-                .body(body))
+            let body = file_stream(file, Arc::clone(&sent))?;
+            c.push_blob_stream(r, body, digest.as_str(), Some(size))
+                .await
         });
-        let resp = with_progress(request, &sent, progress).await?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let body = resp.bytes().await.unwrap_or_default();
-        Err(status_error(status, &body, &subject))
+        with_progress(request, &sent, progress).await.map(|_| ())
     }
 
     /// Put manifest `body` (of `media_type`) under `reference` (a tag or its digest)
-    /// in `image`'s repository. Returns the digest the registry reports.
+    /// in `image`'s repository. Returns its digest.
     pub async fn put_manifest(
         &self,
         image: &ImageRef,
@@ -152,38 +112,17 @@ impl Registry {
         media_type: &str,
         body: Vec<u8>,
     ) -> Result<Digest, RegistryError> {
-        let ep = self.push_endpoint(image);
         let subject = Subject::new(image.to_string());
-        let url = ep.url(&format!("/v2/{}/manifests/{reference}", image.repository));
-        let scopes = Scopes::push(&image.repository, None);
         let ours = Digest::of_bytes(&body);
-        let resp = self
-            .transport
-            .send(&ep, &scopes, &subject, |c| {
-                Ok(c.put(&url)
-                    .header(header::CONTENT_TYPE, media_type)
-                    .body(body.clone()))
-            })
-            .await?;
-        let status = resp.status();
-        if !status.is_success() {
-            let body = resp.bytes().await.unwrap_or_default();
-            return Err(status_error(status, &body, &subject));
-        }
-        let theirs = resp
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| Digest::parse(v).ok());
-        match theirs {
-            Some(d) if d != ours => Err(RegistryError::DigestMismatch {
-                image: image.to_string(),
-                what: "manifest",
-                expected: ours.to_string(),
-                actual: d.to_string(),
-            }),
-            _ => Ok(ours),
-        }
+        let content_type = reqwest::header::HeaderValue::from_str(media_type)
+            .map_err(|e| subject.other(format!("media type {media_type:?}: {e}"), false))?;
+        let body = bytes::Bytes::from(body);
+        self.push_call(image, reference, &subject, async |c, r| {
+            c.push_manifest_raw(r, body.clone(), content_type.clone())
+                .await
+        })
+        .await?;
+        Ok(ours)
     }
 }
 
@@ -216,9 +155,15 @@ async fn with_progress<T>(
     }
 }
 
-/// A request body that streams `path` in chunks read on a blocking thread, so a
+/// A stream of the bytes of `path`, read in chunks on a blocking thread so that a
 /// layer is never held in memory; `sent` counts the bytes handed to the client.
-fn file_body(path: &Path, sent: Arc<AtomicU64>) -> std::io::Result<reqwest::Body> {
+fn file_stream(
+    path: &Path,
+    sent: Arc<AtomicU64>,
+) -> Result<
+    impl futures_util::Stream<Item = Result<bytes::Bytes, OciDistributionError>> + Send + 'static,
+    OciDistributionError,
+> {
     let mut file = std::fs::File::open(path)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(UPLOAD_QUEUE);
     tokio::task::spawn_blocking(move || loop {
@@ -238,15 +183,14 @@ fn file_body(path: &Path, sent: Arc<AtomicU64>) -> std::io::Result<reqwest::Body
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, move |mut rx| {
+    Ok(futures_util::stream::unfold(rx, move |mut rx| {
         let sent = Arc::clone(&sent);
         async move {
             let item = rx.recv().await?;
             if let Ok(b) = &item {
                 sent.fetch_add(b.len() as u64, Ordering::Relaxed);
             }
-            Some((item, rx))
+            Some((item.map(bytes::Bytes::from).map_err(Into::into), rx))
         }
-    });
-    Ok(reqwest::Body::wrap_stream(stream))
+    }))
 }

@@ -1,203 +1,237 @@
-//! The one HTTP client (reqwest, rustls on ring) of a [`crate::Registry`] and the
-//! request loop every registry call goes through: the `Authorization` header learnt so
-//! far, one answer to a `WWW-Authenticate` challenge, and retries of 429/502/503/504
-//! and network failures with exponential backoff that honours `Retry-After`.
+//! The one registry client of the process, an [`oci_client::Client`] (reqwest, rustls
+//! on ring), and the loop every registry call goes through: access to the repository
+//! asked for once (Basic credentials or a token, as the registry's challenge says), then
+//! the call, retried with exponential backoff on 429/502/503/504 and network failures,
+//! and its failure mapped onto a [`RegistryError`] that names the image and what to do.
+//!
+//! oci-client keeps response headers to itself, so a `Retry-After` is not seen: the
+//! backoff of the [`RetryPolicy`] applies to every retryable answer.
 
-use crate::auth::{parse_challenge, Auth, Credentials, Scopes};
-use crate::backoff::{parse_retry_after, RetryPolicy, Timeouts};
-use crate::registry_error::{body_excerpt, chain, network_error, RegistryError, Subject};
-use reqwest::{header, StatusCode};
-use std::collections::HashMap;
+use crate::auth::Credentials;
+use crate::backoff::{RetryPolicy, Timeouts};
+use crate::registry_error::{classify, Failure, RegistryError, Subject};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Reference, RegistryOperation};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::sync::Mutex;
 
 /// Where requests for one registry go: the registry itself or one of its mirrors.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Endpoint {
     /// The registry as references and credentials name it (`docker.io`, `host:5000`).
     pub registry: String,
-    /// The host (and port) serving the API (`registry-1.docker.io` for `docker.io`).
-    pub api_host: String,
-    /// `http` or `https`.
-    pub scheme: &'static str,
     /// A mirror: failures move on to the next endpoint instead of retrying.
     pub mirror: bool,
 }
 
 impl Endpoint {
-    /// The URL of an API path (`/v2/...`).
-    pub fn url(&self, path: &str) -> String {
-        format!("{}://{}{path}", self.scheme, self.api_host)
+    /// `repository` on this endpoint at `reference` (a tag or a digest).
+    pub fn reference(&self, repository: &str, reference: &str) -> Reference {
+        if reference.contains(':') {
+            Reference::with_digest(
+                self.registry.clone(),
+                repository.to_string(),
+                reference.to_string(),
+            )
+        } else {
+            Reference::with_tag(
+                self.registry.clone(),
+                repository.to_string(),
+                reference.to_string(),
+            )
+        }
     }
 }
 
-/// The HTTP client plus auth state and retry policy.
-pub(crate) struct Transport {
-    client: reqwest::Client,
-    policy: RetryPolicy,
-    pub auth: Auth,
+/// How the client holds access to one repository for one operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// A token from the registry's token server.
+    Token,
+    /// Basic credentials on every request, or nothing (the registry asked for none).
+    Plain,
 }
 
-/// Statuses that say "try again later".
-fn retryable(s: StatusCode) -> bool {
-    matches!(s.as_u16(), 429 | 502 | 503 | 504)
+/// The client plus what it knows about access, and the retry policy.
+pub(crate) struct Transport {
+    client: oci_client::Client,
+    policy: RetryPolicy,
+    credentials: HashMap<String, Credentials>,
+    access: Mutex<HashMap<(String, String, bool), Access>>,
+}
+
+/// The arguments to build a [`Transport`] from.
+pub(crate) struct Setup<'a> {
+    /// Extra PEM CA files, trusted for every registry.
+    pub ca_files: &'a [PathBuf],
+    /// Registries (`host[:port]`, as references name them) reached over plain HTTP.
+    pub plain_http: &'a HashSet<String>,
+    pub timeouts: &'a Timeouts,
+    pub policy: RetryPolicy,
+    pub credentials: HashMap<String, Credentials>,
+}
+
+fn push(op: RegistryOperation) -> bool {
+    matches!(op, RegistryOperation::Push)
 }
 
 impl Transport {
-    /// Build the client: extra CA certificates (PEM files) on top of the system's.
-    pub fn new(
-        ca_files: &[PathBuf],
-        timeouts: &Timeouts,
-        policy: RetryPolicy,
-        credentials: HashMap<String, Credentials>,
-    ) -> Result<Self, RegistryError> {
+    /// Build the client: extra CA certificates on top of the system's, plain HTTP for
+    /// the registries that want it, the timeouts, monolithic streamed uploads.
+    pub fn new(s: Setup<'_>) -> Result<Self, RegistryError> {
         // reqwest is built without a default crypto provider; ring is ours. A second
         // call finds one installed and that is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut certs = Vec::new();
-        for p in ca_files {
+        for p in s.ca_files {
             let data = std::fs::read(p).map_err(|source| RegistryError::CaFile {
                 path: p.clone(),
                 source,
             })?;
-            let mut found = reqwest::Certificate::from_pem_bundle(&data).map_err(|e| {
-                RegistryError::CaFile {
-                    path: p.clone(),
-                    source: std::io::Error::other(chain(&e)),
-                }
-            })?;
-            if found.is_empty() {
+            if !String::from_utf8_lossy(&data).contains("-----BEGIN CERTIFICATE-----") {
                 return Err(RegistryError::CaFile {
                     path: p.clone(),
                     source: std::io::Error::other("no PEM certificate in the file"),
                 });
             }
-            certs.append(&mut found);
+            certs.push(Certificate {
+                encoding: CertificateEncoding::Pem,
+                data,
+            });
         }
-        let client = reqwest::Client::builder()
-            .tls_certs_merge(certs)
-            .connect_timeout(timeouts.connect)
-            .read_timeout(timeouts.read)
-            .user_agent(concat!("pelagos/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| RegistryError::Client(chain(&e)))?;
+        // oci-client compares the scheme exceptions with the host it talks to, which
+        // for Docker Hub is index.docker.io.
+        let mut http: Vec<String> = s
+            .plain_http
+            .iter()
+            .map(|r| Reference::with_tag(r.clone(), "x".into(), "x".into()))
+            .map(|r| r.resolve_registry().to_string())
+            .collect();
+        http.sort();
+        let config = ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(http),
+            extra_root_certificates: certs,
+            platform_resolver: None,
+            use_monolithic_push: true,
+            connect_timeout: Some(s.timeouts.connect),
+            read_timeout: Some(s.timeouts.read),
+            user_agent: concat!("pelagos/", env!("CARGO_PKG_VERSION")),
+            ..ClientConfig::default()
+        };
+        let client = oci_client::Client::try_from(config)
+            .map_err(|e| RegistryError::Client(crate::registry_error::chain(&e)))?;
         Ok(Self {
             client,
-            policy,
-            auth: Auth::new(credentials),
+            policy: s.policy,
+            credentials: s.credentials,
+            access: Mutex::default(),
         })
     }
 
-    /// Send the request `make` builds (again for every try) to `ep` with the access
-    /// `scopes` need. Returns any answer but 401 and the retryable statuses; those
-    /// become errors once the challenge was answered or the retries are used up.
-    pub async fn send<F>(
+    /// The credentials for `registry`, if any.
+    pub fn credentials(&self, registry: &str) -> Option<&Credentials> {
+        self.credentials.get(registry)
+    }
+
+    /// What the client sends to `registry`.
+    pub fn auth(&self, registry: &str) -> RegistryAuth {
+        match self.credentials(registry) {
+            Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
+            None => RegistryAuth::Anonymous,
+        }
+    }
+
+    /// Get access to `image`'s repository for `op` unless the client has it: a token
+    /// when the registry names a token server, else Basic credentials (or none).
+    async fn authorize(
+        &self,
+        image: &Reference,
+        op: RegistryOperation,
+    ) -> Result<Access, OciDistributionError> {
+        let key = (
+            image.registry().to_string(),
+            image.repository().to_string(),
+            push(op),
+        );
+        if let Some(a) = self.access.lock().ok().and_then(|m| m.get(&key).copied()) {
+            return Ok(a);
+        }
+        let token = self
+            .client
+            .auth(image, &self.auth(image.registry()), op)
+            .await?;
+        let access = if token.is_some() {
+            Access::Token
+        } else {
+            Access::Plain
+        };
+        if let Ok(mut m) = self.access.lock() {
+            m.insert(key, access);
+        }
+        Ok(access)
+    }
+
+    /// Run `call` for `image` (on endpoint `ep`) with access for `op`, retrying what
+    /// is worth retrying; a mirror gets one try, as the next endpoint is the better
+    /// retry.
+    pub async fn call<T, F>(
         &self,
         ep: &Endpoint,
-        scopes: &Scopes,
+        image: &Reference,
+        op: RegistryOperation,
         subject: &Subject,
-        make: F,
-    ) -> Result<reqwest::Response, RegistryError>
+        call: F,
+    ) -> Result<T, RegistryError>
     where
-        F: Fn(&reqwest::Client) -> Result<reqwest::RequestBuilder, RegistryError>,
+        F: AsyncFn(&oci_client::Client, &RegistryAuth) -> Result<T, OciDistributionError>,
     {
-        // A mirror gets one try: the next endpoint is the better retry.
         let attempts = if ep.mirror {
             1
         } else {
             self.policy.attempts.max(1)
         };
+        let auth = self.auth(&ep.registry);
         let mut attempt = 1;
-        let mut answered = false;
         loop {
-            let mut req = make(&self.client)?;
-            if let Some(h) = self.auth.header(&ep.registry, &ep.api_host, scopes) {
-                req = req.header(header::AUTHORIZATION, h);
-            }
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    let (err, retry) = network_error(&e, &ep.registry, subject);
-                    if !retry {
-                        return Err(err);
-                    }
-                    if attempt >= attempts {
-                        return Err(match attempts {
-                            1 => err,
-                            n => self.exhausted(subject, n, chain(&e)),
-                        });
-                    }
-                    tokio::time::sleep(self.policy.backoff(attempt)).await;
-                    attempt += 1;
-                    continue;
-                }
+            let result = match self.authorize(image, op).await {
+                Ok(access) => call(&self.client, &auth).await.map_err(|e| (e, access)),
+                Err(e) => Err((e, Access::Plain)),
             };
-            let status = resp.status();
-            if status == StatusCode::UNAUTHORIZED {
-                let challenge = resp
-                    .headers()
-                    .get(header::WWW_AUTHENTICATE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(parse_challenge);
-                match challenge {
-                    Some(c) if !answered => {
-                        self.auth
-                            .answer(
-                                &self.client,
-                                &ep.registry,
-                                &ep.api_host,
-                                scopes,
-                                &c,
-                                subject,
-                            )
-                            .await?;
-                        answered = true;
-                        continue;
-                    }
-                    c => return Err(self.auth.refused(&ep.registry, c.as_ref(), scopes, subject)),
-                }
-            }
-            if !retryable(status) {
-                return Ok(resp);
-            }
-            let wait = resp
-                .headers()
-                .get(header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()));
-            let body = resp.bytes().await.unwrap_or_default();
-            let detail = format!("{status}: {}", body_excerpt(&body));
-            if attempt >= attempts {
-                return Err(self.exhausted(subject, attempts, detail));
-            }
-            let delay = match wait {
-                Some(w) if w > self.policy.max_delay => {
-                    return Err(RegistryError::RetryTooLate {
-                        image: subject.name.clone(),
-                        what: subject.what(),
-                        status: status.to_string(),
-                        wait_secs: w.as_secs(),
-                        cap_secs: self.policy.max_delay.as_secs(),
+            let (e, access) = match result {
+                Ok(v) => return Ok(v),
+                Err(x) => x,
+            };
+            let ctx = crate::registry_error::Context {
+                registry: &ep.registry,
+                repository: image.repository(),
+                push: push(op),
+                credentials: self.credentials(&ep.registry),
+                access,
+                subject,
+            };
+            match classify(e, &ctx) {
+                Failure::Final(err) => return Err(err),
+                Failure::Retry(detail) if attempt >= attempts => {
+                    return Err(match attempts {
+                        1 => subject.other(detail, false),
+                        n => RegistryError::Exhausted {
+                            image: subject.name.clone(),
+                            what: subject.what(),
+                            attempts: n,
+                            detail,
+                        },
                     })
                 }
-                Some(w) => w,
-                None => self.policy.backoff(attempt),
-            };
-            tracing::debug!("{}: {detail}; retrying in {delay:?}", subject.name);
-            tokio::time::sleep(delay).await;
-            attempt += 1;
-        }
-    }
-
-    fn exhausted(&self, subject: &Subject, attempts: u32, detail: String) -> RegistryError {
-        if attempts == 1 {
-            return subject.other(detail, false);
-        }
-        RegistryError::Exhausted {
-            image: subject.name.clone(),
-            what: subject.what(),
-            attempts,
-            detail,
+                Failure::Retry(detail) => {
+                    let delay = self.policy.backoff(attempt);
+                    tracing::debug!("{}: {detail}; retrying in {delay:?}", subject.name);
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+            }
         }
     }
 }

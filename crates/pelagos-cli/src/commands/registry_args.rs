@@ -22,8 +22,8 @@ Registries config (JSON; --registries-config, $PELAGOS_REGISTRIES_CONFIG, \
    \"timeouts\": {\"connectSeconds\": 30, \"readSeconds\": 120}}
 Mirrors are tried in order for pulls; one that is down or lacks the image is skipped \
 with a warning and the registry itself comes last. 429/502/503/504 and network errors \
-are retried with exponential backoff, waiting as long as Retry-After asks (up to \
-maxDelaySeconds).";
+are retried with exponential backoff (initialDelayMs, doubling, at most \
+maxDelaySeconds per wait).";
 
 /// How to reach and log in to a registry.
 #[derive(clap::Args, Clone, Debug, Default)]
