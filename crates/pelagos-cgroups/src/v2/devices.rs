@@ -50,9 +50,9 @@ fn open_dir(dir: &Path) -> Result<OwnedFd> {
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(dir)
         .map(OwnedFd::from)
-        .map_err(|source| CgroupError::Read {
+        .map_err(|error| CgroupError::Read {
             file: dir.to_path_buf(),
-            source,
+            error,
         })
 }
 
