@@ -125,7 +125,7 @@ pub enum CgroupError {
     /// Loading, attaching or detaching the cgroup v2 eBPF device filter failed.
     #[error("linux.resources.devices: {what} the eBPF device filter of {}: {errno}{}", dir.display(), bpf_detail(hint, log))]
     Bpf {
-        /// `load`, `attach`, `list` or `detach`.
+        /// `lock`, `load`, `attach`, `list` or `detach`.
         what: &'static str,
         /// The cgroup directory.
         dir: PathBuf,
