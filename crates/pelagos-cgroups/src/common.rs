@@ -51,8 +51,8 @@ pub(crate) fn create_dir(dir: &Path) -> Result<()> {
             _ => break,
         }
     }
-    res.map_err(|source| {
-        let hint = match source.raw_os_error() {
+    res.map_err(|error| {
+        let hint = match error.raw_os_error() {
             Some(libc::EACCES | libc::EPERM) => {
                 "permission denied: run as root or use a delegated cgroup"
             }
@@ -65,7 +65,7 @@ pub(crate) fn create_dir(dir: &Path) -> Result<()> {
         };
         CgroupError::Create {
             dir: dir.to_path_buf(),
-            source,
+            error,
             hint: hint.into(),
         }
     })
@@ -107,13 +107,7 @@ pub(crate) fn signal_pids(pids: &[i32], signal: i32) -> Result<()> {
     for &pid in pids {
         match kill(Pid::from_raw(pid), sig) {
             Ok(()) | Err(Errno::ESRCH) => {}
-            Err(source) => {
-                return Err(CgroupError::Signal {
-                    pid,
-                    signal,
-                    source,
-                })
-            }
+            Err(error) => return Err(CgroupError::Signal { pid, signal, error }),
         }
     }
     Ok(())
@@ -127,7 +121,7 @@ pub(crate) fn pids_recursive(dir: &Path) -> Result<Vec<i32>> {
             Ok(p) => all.extend(p),
             // A cgroup that does not exist (never created, already removed, or a child
             // removed while walking) holds no processes; `delete` relies on this.
-            Err(CgroupError::Read { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
+            Err(CgroupError::Read { error, .. }) if error.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
     }

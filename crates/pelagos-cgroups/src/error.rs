@@ -9,6 +9,11 @@ use std::path::PathBuf;
 pub type Result<T> = std::result::Result<T, CgroupError>;
 
 /// Errors from detection, path resolution and cgroup file operations.
+///
+/// Each message is whole: it spells out the underlying error itself, so no variant
+/// exposes that error again as [`std::error::Error::source`] (printing an error with
+/// its chain, as anyhow's `{:#}` does, would show it twice). Hence no field is named
+/// `source`, which thiserror would take for one.
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
     /// The mountinfo text did not describe a usable cgroup layout.
@@ -38,24 +43,24 @@ pub enum CgroupError {
         reason: String,
     },
     /// Writing a value to a cgroup control file failed.
-    #[error("{}={value}: {}: {hint}", file.display(), errno_text(source))]
+    #[error("{}={value}: {}: {hint}", file.display(), errno_text(error))]
     Write {
         /// The control file.
         file: PathBuf,
         /// The value written.
         value: String,
         /// The kernel's answer.
-        source: io::Error,
+        error: io::Error,
         /// What the error most likely means and what to do.
         hint: String,
     },
     /// Reading a cgroup control file failed.
-    #[error("read {}: {}", file.display(), errno_text(source))]
+    #[error("read {}: {}", file.display(), errno_text(error))]
     Read {
         /// The control file.
         file: PathBuf,
         /// The kernel's answer.
-        source: io::Error,
+        error: io::Error,
     },
     /// A control file held text this crate does not understand.
     #[error("parse {}: unexpected content {content:?}: {reason}", file.display())]
@@ -68,12 +73,12 @@ pub enum CgroupError {
         reason: String,
     },
     /// Creating a cgroup directory failed.
-    #[error("create cgroup {}: {}: {hint}", dir.display(), errno_text(source))]
+    #[error("create cgroup {}: {}: {hint}", dir.display(), errno_text(error))]
     Create {
         /// The directory.
         dir: PathBuf,
         /// The kernel's answer.
-        source: io::Error,
+        error: io::Error,
         /// What to do.
         hint: String,
     },
@@ -108,19 +113,19 @@ pub enum CgroupError {
         detail: String,
     },
     /// Sending a signal to a process of the cgroup failed.
-    #[error("kill pid {pid} with signal {signal}: {source}")]
+    #[error("kill pid {pid} with signal {signal}: {error}")]
     Signal {
         /// The process.
         pid: i32,
         /// The signal number.
         signal: i32,
         /// The kernel's answer.
-        source: nix::Error,
+        error: nix::Error,
     },
     /// Loading, attaching or detaching the cgroup v2 eBPF device filter failed.
     #[error("linux.resources.devices: {what} the eBPF device filter of {}: {errno}{}", dir.display(), bpf_detail(hint, log))]
     Bpf {
-        /// `load`, `attach`, `list` or `detach`.
+        /// `lock`, `load`, `attach`, `list` or `detach`.
         what: &'static str,
         /// The cgroup directory.
         dir: PathBuf,

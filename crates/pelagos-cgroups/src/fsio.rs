@@ -26,12 +26,12 @@ pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
                 Err(io::Error::new(io::ErrorKind::WriteZero, "short write"))
             }
         });
-    res.map_err(|source| {
-        let hint = write_hint(file, &source);
+    res.map_err(|error| {
+        let hint = write_hint(file, &error);
         CgroupError::Write {
             file: path,
             value: value.to_owned(),
-            source,
+            error,
             hint,
         }
     })
@@ -40,7 +40,7 @@ pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<()> {
 /// Reads `dir/file` as text.
 pub(crate) fn read(dir: &Path, file: &str) -> Result<String> {
     let path = dir.join(file);
-    std::fs::read_to_string(&path).map_err(|source| CgroupError::Read { file: path, source })
+    std::fs::read_to_string(&path).map_err(|error| CgroupError::Read { file: path, error })
 }
 
 /// Reads `dir/file`, or `None` when it does not exist (controller absent or kernel too old).
@@ -48,9 +48,9 @@ pub(crate) fn read_opt(dir: &Path, file: &str) -> Result<Option<String>> {
     match std::fs::read_to_string(dir.join(file)) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(CgroupError::Read {
+        Err(error) => Err(CgroupError::Read {
             file: dir.join(file),
-            source,
+            error,
         }),
     }
 }

@@ -34,7 +34,7 @@ enum Source {
 fn sys_error(what: &str, file: &Path, e: pelagos_sys::Errno) -> CgroupError {
     CgroupError::Read {
         file: file.to_path_buf(),
-        source: std::io::Error::other(format!("{what}: {e} ({})", e.description())),
+        error: std::io::Error::other(format!("{what}: {e} ({})", e.description())),
     }
 }
 
@@ -42,9 +42,9 @@ impl OomWatch {
     /// Registers an eventfd for `memory.oom_control` of the v1 memory cgroup `dir`.
     pub fn v1(dir: &Path) -> Result<OomWatch> {
         let control = dir.join("memory.oom_control");
-        let target = File::open(&control).map_err(|source| CgroupError::Read {
+        let target = File::open(&control).map_err(|error| CgroupError::Read {
             file: control.clone(),
-            source,
+            error,
         })?;
         let fd = notify::eventfd().map_err(|e| sys_error("eventfd", &control, e))?;
         // The kernel takes its own reference: `target` may close afterwards.

@@ -369,36 +369,45 @@ fn try_devices(g: &mut Guard, dir: &Path, devices: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[test]
-fn v2_device_filter_is_loaded_replaced_and_removed() {
-    let test = "host::v2_device_filter_is_loaded_replaced_and_removed";
-    let Some(root) = host_root(test) else {
-        return;
-    };
+/// A new cgroup `/pelagos-test-<pid>-<n>-bpf` on the cgroup2 mount (removed by the
+/// guard), or `None` (printed as skipped) where there is none or no root.
+fn v2_cgroup(test: &str) -> Option<(Guard, pelagos_cgroups::V2Manager)> {
+    let root = host_root(test)?;
     let Some(mount) = cgroup2_mount(&root) else {
         assert!(
             std::env::var("CI").map_or(true, |v| v != "true"),
             "{test}: no cgroup2 mount"
         );
         skipped(test, "no cgroup2 mount on this host");
-        return;
+        return None;
     };
     let n = SEQ.fetch_add(1, Ordering::SeqCst);
     let m = pelagos_cgroups::V2Manager::new(
         mount,
         &format!("/pelagos-test-{}-{n}-bpf", std::process::id()),
     );
-    let mut g = Guard {
+    let g = Guard {
         cgroups: vec![Cgroup::V2(m.clone())],
         child: None,
     };
     std::fs::create_dir(&m.dir).unwrap();
-    let deny = |dev: &str| {
-        let (major, minor) = dev.split_once(':').unwrap();
-        resources(&format!(
-            r#"{{"devices":[{{"allow":true,"access":"rwm"}},
-                {{"allow":false,"type":"c","major":{major},"minor":{minor},"access":"rwm"}}]}}"#
-        ))
+    Some((g, m))
+}
+
+/// Allow every device but the character device `major:minor`.
+fn deny(dev: &str) -> LinuxResources {
+    let (major, minor) = dev.split_once(':').unwrap();
+    resources(&format!(
+        r#"{{"devices":[{{"allow":true,"access":"rwm"}},
+            {{"allow":false,"type":"c","major":{major},"minor":{minor},"access":"rwm"}}]}}"#
+    ))
+}
+
+#[test]
+fn v2_device_filter_is_loaded_replaced_and_removed() {
+    let Some((mut g, m)) = v2_cgroup("host::v2_device_filter_is_loaded_replaced_and_removed")
+    else {
+        return;
     };
 
     m.apply(&deny("1:7")).unwrap();
@@ -436,6 +445,32 @@ fn v2_device_filter_is_loaded_replaced_and_removed() {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+#[test]
+fn concurrent_device_updates_leave_one_program() {
+    let Some((g, m)) = v2_cgroup("host::concurrent_device_updates_leave_one_program") else {
+        return;
+    };
+    const UPDATES: u32 = 8;
+    for round in 0..50 {
+        // Each update has its own rule, hence its own program; all start at once.
+        let start = std::sync::Barrier::new(UPDATES as usize);
+        std::thread::scope(|s| {
+            for i in 0..UPDATES {
+                let (m, start) = (&m, &start);
+                s.spawn(move || {
+                    start.wait();
+                    m.apply(&deny(&format!("1:{}", 100 + round * UPDATES + i)))
+                        .unwrap();
+                });
+            }
+        });
+        let ids = pelagos_cgroups::v2::attached_device_programs(&m.dir).unwrap();
+        assert_eq!(ids.len(), 1, "round {round}: attached {ids:?}");
+    }
+    drop(g);
+    assert!(!m.dir.exists());
 }
 
 #[test]

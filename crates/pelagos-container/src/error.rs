@@ -5,7 +5,9 @@ use pelagos_sys::Errno;
 /// Result alias of this crate.
 pub type Result<T> = std::result::Result<T, ContainerError>;
 
-/// What can go wrong creating or managing a container.
+/// What can go wrong creating or managing a container. Messages spell out any underlying
+/// error themselves and do not expose it again as `source()` (an error printed with its
+/// chain, as the runtime does, would show it twice).
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     #[error(transparent)]
@@ -30,12 +32,8 @@ pub enum ContainerError {
     /// A kernel call in the runtime itself failed.
     #[error("{what}: {errno} ({desc})", desc = errno.description())]
     Sys { what: String, errno: Errno },
-    #[error("{what}: {source}")]
-    Io {
-        what: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{what}: {error}")]
+    Io { what: String, error: std::io::Error },
     #[error("hook {kind}[{index}] {path}: {message}")]
     Hook {
         kind: &'static str,
@@ -55,10 +53,10 @@ impl ContainerError {
         }
     }
 
-    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(what: impl Into<String>, error: std::io::Error) -> Self {
         ContainerError::Io {
             what: what.into(),
-            source,
+            error,
         }
     }
 }

@@ -35,12 +35,12 @@ pub enum BundleError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The image config is unusable.
-    #[error("image {image}: {source}")]
+    #[error("image {image}: {error}")]
     Config {
         /// The image id.
         image: String,
         /// The problem.
-        source: ManifestError,
+        error: ManifestError,
     },
     /// A layer of the image is not unpacked.
     #[error("image {image}: layer {layer} is missing from the store; pull the image again")]
@@ -54,22 +54,22 @@ pub enum BundleError {
     #[error("image {0}: no command specified (the image has neither Entrypoint nor Cmd)")]
     NoCommand(String),
     /// The image's User cannot be resolved.
-    #[error("image {image}: {source}")]
+    #[error("image {image}: {error}")]
     User {
         /// The image id.
         image: String,
         /// The problem.
-        source: UserError,
+        error: UserError,
     },
     /// A filesystem operation failed.
-    #[error("bundle {path}: {op}: {source}")]
+    #[error("bundle {path}: {op}: {error}")]
     Io {
         /// The path.
         path: PathBuf,
         /// The operation.
         op: &'static str,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The overlay mount options exceed what mount(2) accepts in one page.
     #[error("image {image}: {layers} layers make overlay options of {len} bytes, over the {max}-byte mount limit")]
@@ -98,7 +98,7 @@ fn io<'a, E: Into<std::io::Error>>(
     move |e| BundleError::Io {
         path: path.to_path_buf(),
         op,
-        source: e.into(),
+        error: e.into(),
     }
 }
 
@@ -245,7 +245,7 @@ fn read_in_root(rootfs: &Path, rel: &str) -> Result<String, BundleError> {
     let root = fsops::open_root(rootfs).map_err(|e| BundleError::Io {
         path: rootfs.to_path_buf(),
         op: "open rootfs",
-        source: std::io::Error::other(e),
+        error: std::io::Error::other(e),
     })?;
     let fd = match rustix::fs::openat2(
         &root,
@@ -275,10 +275,10 @@ pub fn create(
     opts: &BundleOptions,
 ) -> Result<Bundle, BundleError> {
     let id = image.config_digest.to_string();
-    let cfg = ImageConfig::parse(&store.read_blob(&image.config_digest)?).map_err(|source| {
+    let cfg = ImageConfig::parse(&store.read_blob(&image.config_digest)?).map_err(|error| {
         BundleError::Config {
             image: id.clone(),
-            source,
+            error,
         }
     })?;
     std::fs::create_dir_all(dir).map_err(io(dir, "create directory"))?;
@@ -394,9 +394,9 @@ fn finish(
         &read_in_root(rootfs, "etc/passwd")?,
         &read_in_root(rootfs, "etc/group")?,
     )
-    .map_err(|source| BundleError::User {
+    .map_err(|error| BundleError::User {
         image: id.to_string(),
-        source,
+        error,
     })?;
     let spec = runtime_spec(cfg, &usr, opts, id)?;
     ensure_workdir(
@@ -449,7 +449,7 @@ pub fn remove(dir: &Path) -> Result<(), BundleError> {
         fsops::open_root(dir.parent().unwrap_or(Path::new("/"))).map_err(|e| BundleError::Io {
             path: dir.to_path_buf(),
             op: "open",
-            source: std::io::Error::other(e),
+            error: std::io::Error::other(e),
         })?;
     fsops::remove_any(&parent, dir.file_name().unwrap_or_default())
         .map_err(io(dir, "remove bundle"))

@@ -21,22 +21,22 @@ pub const DOCKER_HUB_SERVER: &str = "https://index.docker.io/v1/";
 #[derive(Debug, thiserror::Error)]
 pub enum DockerConfigError {
     /// A file operation failed.
-    #[error("docker config {path}: {op}: {source}")]
+    #[error("docker config {path}: {op}: {error}")]
     Io {
         /// The path.
         path: PathBuf,
         /// The operation.
         op: &'static str,
         /// The error.
-        source: io::Error,
+        error: io::Error,
     },
     /// The file is not a JSON object.
-    #[error("docker config {path}: not valid JSON: {source}")]
+    #[error("docker config {path}: not valid JSON: {error}")]
     Parse {
         /// The file.
         path: PathBuf,
         /// The parser's complaint.
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     /// An `auths` entry cannot be decoded.
     #[error("docker config {path}: auths[{key:?}]: {detail}")]
@@ -116,13 +116,13 @@ impl DockerConfig {
         let doc = match std::fs::read(&path) {
             Ok(data) if data.iter().all(u8::is_ascii_whitespace) => Map::new(),
             Ok(data) => serde_json::from_slice(&data)
-                .map_err(|source| DockerConfigError::Parse { path, source })?,
+                .map_err(|error| DockerConfigError::Parse { path, error })?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Map::new(),
-            Err(source) => {
+            Err(error) => {
                 return Err(DockerConfigError::Io {
                     path,
                     op: "read",
-                    source,
+                    error,
                 })
             }
         };
@@ -358,7 +358,7 @@ impl DockerConfig {
         let path = self.path();
         let io_err = |op: &'static str| {
             let path = path.clone();
-            move |source| DockerConfigError::Io { path, op, source }
+            move |error| DockerConfigError::Io { path, op, error }
         };
         std::fs::DirBuilder::new()
             .recursive(true)

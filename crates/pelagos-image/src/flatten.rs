@@ -17,21 +17,21 @@ use std::path::{Path, PathBuf};
 
 /// Errors from flattening.
 #[derive(Debug, thiserror::Error)]
-#[error("flatten {path}: {op}: {source}")]
+#[error("flatten {path}: {op}: {error}")]
 pub struct FlattenError {
     /// The path (layer side or destination side).
     pub path: PathBuf,
     /// The operation.
     pub op: &'static str,
     /// The error.
-    pub source: std::io::Error,
+    pub error: std::io::Error,
 }
 
 fn err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(Errno) -> FlattenError + 'a {
     move |e| FlattenError {
         path: path.to_path_buf(),
         op,
-        source: e.into(),
+        error: e.into(),
     }
 }
 
@@ -43,14 +43,14 @@ pub fn flatten(layers: &[PathBuf], dest: &Path) -> Result<(), FlattenError> {
     let droot = fsops::open_root(dest).map_err(|e| FlattenError {
         path: dest.to_path_buf(),
         op: "open",
-        source: std::io::Error::other(e),
+        error: std::io::Error::other(e),
     })?;
     let mut links = LinkMap::new();
     for (i, layer) in layers.iter().enumerate() {
         let sroot = fsops::open_root(layer).map_err(|e| FlattenError {
             path: layer.clone(),
             op: "open",
-            source: std::io::Error::other(e),
+            error: std::io::Error::other(e),
         })?;
         let mut w = Walk {
             droot: &droot,
@@ -144,13 +144,13 @@ impl Walk<'_> {
                 let comps = fsops::clean(first).map_err(|e| FlattenError {
                     path: first.clone(),
                     op: "link",
-                    source: std::io::Error::other(e),
+                    error: std::io::Error::other(e),
                 })?;
                 let fp = fsops::open_parent(self.droot, first, &comps, false).map_err(|e| {
                     FlattenError {
                         path: first.clone(),
                         op: "link",
-                        source: std::io::Error::other(e),
+                        error: std::io::Error::other(e),
                     }
                 })?;
                 let leaf = comps.last().copied().unwrap_or_default();
@@ -179,10 +179,10 @@ impl Walk<'_> {
                 )
                 .map_err(err(r, "create"))?;
                 let (mut sf, mut df) = (std::fs::File::from(s), std::fs::File::from(d));
-                std::io::copy(&mut sf, &mut df).map_err(|source| FlattenError {
+                std::io::copy(&mut sf, &mut df).map_err(|error| FlattenError {
                     path: r.to_path_buf(),
                     op: "copy",
-                    source,
+                    error,
                 })?;
                 copy_meta(&df, st, r)?;
                 copy_xattrs(&sf, &df, r)?;

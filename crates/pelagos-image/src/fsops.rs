@@ -28,14 +28,14 @@ pub enum PathError {
         component: String,
     },
     /// An I/O error on a component.
-    #[error("{path:?}: {op}: {source}")]
+    #[error("{path:?}: {op}: {error}")]
     Io {
         /// The full entry name.
         path: PathBuf,
         /// The failing operation.
         op: &'static str,
         /// The errno.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -57,7 +57,7 @@ fn io(path: &Path, op: &'static str, e: Errno) -> PathError {
     PathError::Io {
         path: path.to_path_buf(),
         op,
-        source: e.into(),
+        error: e.into(),
     }
 }
 

@@ -16,12 +16,12 @@ pub enum HistoryError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The config does not parse.
-    #[error("image {image}: cannot parse config history: {source}")]
+    #[error("image {image}: cannot parse config history: {error}")]
     Config {
         /// The image id.
         image: Digest,
         /// The parser's complaint.
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
 }
 
@@ -71,10 +71,10 @@ struct Entry {
 /// The history of `image`, oldest first.
 pub fn history(store: &Store, image: &ImageRecord) -> Result<Vec<HistoryRow>, HistoryError> {
     let cfg: Config =
-        serde_json::from_slice(&store.read_blob(&image.config_digest)?).map_err(|source| {
+        serde_json::from_slice(&store.read_blob(&image.config_digest)?).map_err(|error| {
             HistoryError::Config {
                 image: image.config_digest.clone(),
-                source,
+                error,
             }
         })?;
     let mut rows = join(cfg.history.unwrap_or_default(), image.layers.len());

@@ -8,6 +8,12 @@
 //! ([`usage`]). [`archive`] saves and loads image tars, [`history`] reads build
 //! history, [`gc`] removes and prunes, [`check`] verifies the store. Directory
 //! locations come from the caller.
+//!
+//! Errors: each message spells out its underlying error, which is therefore not also
+//! returned by `source()` (the CLI prints the chain with `{:#}`, which would repeat it);
+//! a wrapped error goes in a field named `error`, since thiserror exposes any field
+//! named `source`. The error types of pull, push and the registry client do not follow
+//! this yet.
 
 pub mod archive;
 pub mod auth;

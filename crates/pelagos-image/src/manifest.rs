@@ -25,23 +25,23 @@ pub const ACCEPT_ALL: [&str; 4] = [OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// The JSON does not parse.
-    #[error("cannot parse {what}: {source}")]
+    #[error("cannot parse {what}: {error}")]
     Json {
         /// What was being parsed.
         what: &'static str,
         /// The parser's complaint.
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     /// The media type is none we support.
     #[error("unsupported manifest media type {0:?} (supported: OCI manifest/index, Docker schema2 manifest/list)")]
     MediaType(String),
     /// A descriptor carries an invalid digest.
-    #[error("descriptor in {what}: {source}")]
+    #[error("descriptor in {what}: {error}")]
     Digest {
         /// What document held the descriptor.
         what: &'static str,
         /// The digest problem.
-        source: DigestError,
+        error: DigestError,
     },
     /// The layer media type is none we can unpack.
     #[error("unsupported layer media type {media_type:?} for layer {digest}")]
@@ -84,7 +84,7 @@ pub struct Descriptor {
 impl Descriptor {
     /// The validated digest.
     pub fn digest(&self, what: &'static str) -> Result<Digest, ManifestError> {
-        Digest::parse(&self.digest).map_err(|source| ManifestError::Digest { what, source })
+        Digest::parse(&self.digest).map_err(|error| ManifestError::Digest { what, error })
     }
 }
 
@@ -134,9 +134,9 @@ pub fn parse_document(body: &[u8], content_type: Option<&str>) -> Result<Documen
         media_type: Option<String>,
         manifests: Option<serde_json::Value>,
     }
-    let probe: Probe = serde_json::from_slice(body).map_err(|source| ManifestError::Json {
+    let probe: Probe = serde_json::from_slice(body).map_err(|error| ManifestError::Json {
         what: "manifest",
-        source,
+        error,
     })?;
     let mt = probe
         .media_type
@@ -153,16 +153,16 @@ pub fn parse_document(body: &[u8], content_type: Option<&str>) -> Result<Documen
         OCI_INDEX | DOCKER_LIST => {
             serde_json::from_slice(body)
                 .map(Document::Index)
-                .map_err(|source| ManifestError::Json {
+                .map_err(|error| ManifestError::Json {
                     what: "image index",
-                    source,
+                    error,
                 })
         }
         OCI_MANIFEST | DOCKER_MANIFEST => serde_json::from_slice(body)
             .map(Document::Manifest)
-            .map_err(|source| ManifestError::Json {
+            .map_err(|error| ManifestError::Json {
                 what: "image manifest",
-                source,
+                error,
             }),
         other => Err(ManifestError::MediaType(other.to_string())),
     }
@@ -271,9 +271,9 @@ pub struct RunConfig {
 impl ImageConfig {
     /// Parse a config blob.
     pub fn parse(body: &[u8]) -> Result<Self, ManifestError> {
-        serde_json::from_slice(body).map_err(|source| ManifestError::Json {
+        serde_json::from_slice(body).map_err(|error| ManifestError::Json {
             what: "image config",
-            source,
+            error,
         })
     }
 
@@ -289,9 +289,9 @@ impl ImageConfig {
             .diff_ids
             .iter()
             .map(|d| {
-                Digest::parse(d).map_err(|source| ManifestError::Digest {
+                Digest::parse(d).map_err(|error| ManifestError::Digest {
                     what: "image config rootfs",
-                    source,
+                    error,
                 })
             })
             .collect()

@@ -44,12 +44,12 @@ pub enum ReferenceError {
         registry: String,
     },
     /// The digest is not valid.
-    #[error("invalid image reference {reference:?}: {source}")]
+    #[error("invalid image reference {reference:?}: {error}")]
     Digest {
         /// The whole reference.
         reference: String,
         /// Why the digest is invalid.
-        source: DigestError,
+        error: DigestError,
     },
 }
 
@@ -74,9 +74,9 @@ impl ImageRef {
         }
         let (rest, digest) = match input.rsplit_once('@') {
             Some((r, d)) => {
-                let d = Digest::parse(d).map_err(|source| ReferenceError::Digest {
+                let d = Digest::parse(d).map_err(|error| ReferenceError::Digest {
                     reference: input.to_string(),
-                    source,
+                    error,
                 })?;
                 (r, Some(d))
             }

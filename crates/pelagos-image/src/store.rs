@@ -17,16 +17,22 @@
 use crate::digest::Digest;
 use crate::reference::ImageRef;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Errors from the store.
-#[derive(Debug, thiserror::Error)]
+///
+/// Each message is whole: it spells out the underlying error itself, so no variant
+/// exposes that error again as [`std::error::Error::source`] (printed with its chain, as
+/// the CLI's `{:#}` does, the cause would show twice). Display is written out rather
+/// than derived because thiserror takes any field named `source` for the source, and
+/// the fields keep that name for the callers that build them.
+#[derive(Debug)]
 pub enum StoreError {
     /// A filesystem operation failed.
-    #[error("image store {path}: {op}: {source}")]
     Io {
         /// The path involved.
         path: PathBuf,
@@ -36,7 +42,6 @@ pub enum StoreError {
         source: io::Error,
     },
     /// A stored record does not parse.
-    #[error("image store {path}: corrupt record: {source}")]
     Corrupt {
         /// The record file.
         path: PathBuf,
@@ -44,7 +49,6 @@ pub enum StoreError {
         source: serde_json::Error,
     },
     /// A stored blob does not match its name.
-    #[error("image store blob {path}: content hashes to {actual}, store may be corrupt; remove the file and pull again")]
     BlobMismatch {
         /// The blob file.
         path: PathBuf,
@@ -52,13 +56,10 @@ pub enum StoreError {
         actual: Digest,
     },
     /// Nothing matches the name given.
-    #[error("no such image: {0}")]
     NotFound(String),
     /// Several images match an id prefix.
-    #[error("image id prefix {0:?} is ambiguous; give more characters")]
     Ambiguous(String),
     /// Containers still use the image.
-    #[error("image {image} is in use by container {}; stop and remove it first or use -f", containers.join(", "))]
     InUse {
         /// The image (reference or id as the user named it).
         image: String,
@@ -66,9 +67,50 @@ pub enum StoreError {
         containers: Vec<String>,
     },
     /// A container id cannot name a use record.
-    #[error("invalid container id {0:?}: expected 1-128 of [A-Za-z0-9_.-], starting with a letter or digit")]
     InvalidHolder(String),
 }
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { path, op, source } => {
+                write!(f, "image store {}: {op}: {source}", path.display())
+            }
+            Self::Corrupt { path, source } => {
+                write!(
+                    f,
+                    "image store {}: corrupt record: {source}",
+                    path.display()
+                )
+            }
+            Self::BlobMismatch { path, actual } => write!(
+                f,
+                "image store blob {}: content hashes to {actual}, store may be corrupt; \
+                 remove the file and pull again",
+                path.display()
+            ),
+            Self::NotFound(name) => write!(f, "no such image: {name}"),
+            Self::Ambiguous(prefix) => {
+                write!(
+                    f,
+                    "image id prefix {prefix:?} is ambiguous; give more characters"
+                )
+            }
+            Self::InUse { image, containers } => write!(
+                f,
+                "image {image} is in use by container {}; stop and remove it first or use -f",
+                containers.join(", ")
+            ),
+            Self::InvalidHolder(id) => write!(
+                f,
+                "invalid container id {id:?}: expected 1-128 of [A-Za-z0-9_.-], \
+                 starting with a letter or digit"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
 
 pub(crate) fn io_err<'a>(
     path: &'a Path,

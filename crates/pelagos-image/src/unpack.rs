@@ -27,10 +27,10 @@ const XATTR_PAX_PREFIX: &str = "SCHILY.xattr.";
 pub enum UnpackError {
     /// The archive cannot be read.
     #[error("reading layer archive: {0}")]
-    Archive(#[source] std::io::Error),
+    Archive(std::io::Error),
     /// An entry's name or target could escape the layer or is unusable.
     #[error("rejected layer entry: {0}")]
-    Path(#[from] PathError),
+    Path(PathError),
     /// A whiteout names nothing valid.
     #[error("invalid whiteout entry {0:?}")]
     Whiteout(PathBuf),
@@ -51,15 +51,21 @@ pub enum UnpackError {
         kind: u8,
     },
     /// A filesystem operation failed.
-    #[error("{path:?}: {op}: {source}")]
+    #[error("{path:?}: {op}: {error}")]
     Io {
         /// The entry.
         path: PathBuf,
         /// The operation.
         op: &'static str,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
+}
+
+impl From<PathError> for UnpackError {
+    fn from(e: PathError) -> Self {
+        Self::Path(e)
+    }
 }
 
 /// Options for [`unpack_layer`].
@@ -81,7 +87,7 @@ fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(Errno) -> UnpackE
     move |e| UnpackError::Io {
         path: path.to_path_buf(),
         op,
-        source: e.into(),
+        error: e.into(),
     }
 }
 
@@ -294,10 +300,10 @@ fn make_file<R: Read>(
     )
     .map_err(io_err(name, "create file"))?;
     let mut file = std::fs::File::from(fd);
-    copy_content(entry, &mut file).map_err(|source| UnpackError::Io {
+    copy_content(entry, &mut file).map_err(|error| UnpackError::Io {
         path: name.to_path_buf(),
         op: "write file",
-        source,
+        error,
     })?;
     // chown before chmod: chown clears setuid/setgid bits.
     if let Some((u, g)) = owner {

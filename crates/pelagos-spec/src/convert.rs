@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 /// the running kernel knows (`/proc/sys/kernel/cap_last_cap`).
 pub fn load_bundle(bundle: &Path, last_cap: u32) -> Result<ContainerConfig, SpecError> {
     let path = bundle.join("config.json");
-    let bytes = std::fs::read(&path).map_err(|source| SpecError::Read {
+    let bytes = std::fs::read(&path).map_err(|error| SpecError::Read {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     let cfg = from_oci_bytes(&bytes, bundle, last_cap).map_err(|e| match e {
         SpecError::Parse { field, message, .. } => SpecError::Parse {

@@ -1,15 +1,12 @@
 //! Errors of config validation: each names the JSON field and the bad value.
 
-/// A rejected configuration.
+/// A rejected configuration. Messages spell out any underlying error themselves and do
+/// not expose it again as `source()` (an error printed with its chain would show it twice).
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     /// The bundle's `config.json` could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read {path}: {error}")]
+    Read { path: String, error: std::io::Error },
     /// `config.json` is not valid JSON or has a field of the wrong shape.
     #[error("invalid {path}: {field}: {message}")]
     Parse {

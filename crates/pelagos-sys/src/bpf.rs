@@ -15,6 +15,7 @@ const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
 const BPF_PROG_DETACH: libc::c_long = 9;
 const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
 const BPF_PROG_QUERY: libc::c_long = 16;
 
 /// `BPF_F_ALLOW_MULTI`: the program runs beside those attached to ancestors and beside
@@ -65,6 +66,22 @@ struct GetFdByIdAttr {
     prog_id: u32,
     next_id: u32,
     open_flags: u32,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct InfoByFdAttr {
+    bpf_fd: u32,
+    info_len: u32,
+    info: u64,
+}
+
+/// The first fields of `struct bpf_prog_info`; the kernel fills in as much as asked for.
+#[repr(C)]
+#[derive(Default)]
+struct ProgInfoHead {
+    prog_type: u32,
+    id: u32,
 }
 
 /// `bpf(cmd, attr, sizeof attr)`, retried on `EINTR` (the verifier may be interrupted).
@@ -192,6 +209,19 @@ pub fn prog_fd_by_id(id: u32) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// The id of the loaded program `prog` (`BPF_OBJ_GET_INFO_BY_FD`), as [`prog_query`]
+/// lists it.
+pub fn prog_id(prog: BorrowedFd<'_>) -> Result<u32> {
+    let mut info = ProgInfoHead::default();
+    let mut attr = InfoByFdAttr {
+        bpf_fd: prog.as_raw_fd() as u32,
+        info_len: std::mem::size_of::<ProgInfoHead>() as u32,
+        info: &mut info as *mut ProgInfoHead as u64,
+    };
+    bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr)?;
+    Ok(info.id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +238,8 @@ mod tests {
         assert_eq!(offset_of!(QueryAttr, prog_ids), 16);
         assert_eq!(offset_of!(QueryAttr, prog_cnt), 24);
         assert_eq!(size_of::<GetFdByIdAttr>(), 12);
+        assert_eq!(offset_of!(InfoByFdAttr, info), 8);
+        assert_eq!(offset_of!(ProgInfoHead, id), 4);
     }
 
     #[test]

@@ -121,6 +121,13 @@ pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> Result<()> {
     check(unsafe { libc::fchmod(fd.as_raw_fd(), mode) as libc::c_long }).map(drop)
 }
 
+/// `flock(fd, LOCK_EX)`: waits for an exclusive lock on the open file (any file or
+/// directory), retrying on `EINTR`. Closing the fd releases it.
+pub fn flock_exclusive(fd: BorrowedFd<'_>) -> Result<()> {
+    // SAFETY: plain syscall on a valid fd.
+    retry(|| unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) as libc::c_long }).map(drop)
+}
+
 /// `fchmodat` relative to a directory fd (no symlink following for the last component
 /// is not supported by Linux for chmod; callers pass names they just created).
 pub fn fchmodat(dirfd: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<()> {

@@ -73,8 +73,8 @@ impl V1Manager {
             // The cgroup2 directory of a hybrid host is an extra (cgroup.kill, hugetlb);
             // a read-only or foreign-owned cgroup2 mount must not stop a v1 container.
             if let Err(e) = u.create_dir_only() {
-                let optional = matches!(&e, CgroupError::Create { source, .. }
-                    if matches!(source.raw_os_error(), Some(libc::EROFS | libc::EACCES | libc::EPERM)));
+                let optional = matches!(&e, CgroupError::Create { error, .. }
+                    if matches!(error.raw_os_error(), Some(libc::EROFS | libc::EACCES | libc::EPERM)));
                 if !optional {
                     return Err(e);
                 }
@@ -113,10 +113,10 @@ impl V1Manager {
                     .custom_flags(libc::O_CLOEXEC)
                     .open(&file)
                     .map(OwnedFd::from)
-                    .map_err(|source| CgroupError::Write {
+                    .map_err(|error| CgroupError::Write {
                         file,
                         value: "0".into(),
-                        source,
+                        error,
                         hint: "cannot open it for the container's init to join the cgroup".into(),
                     })
             })

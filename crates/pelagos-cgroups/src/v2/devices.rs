@@ -1,7 +1,9 @@
 //! `linux.resources.devices` on cgroup v2: the program that `devices_bpf` builds, loaded
 //! with `bpf(2)` and attached to the container's directory. Each install replaces the
 //! programs attached before (so `update` does not stack filters): the new one is attached
-//! first, then the old ones are detached, so that the cgroup is never without a filter.
+//! first, then every other one is detached, so that the cgroup is never without a filter.
+//! Installs on one directory take turns (an exclusive `flock` on it): two at once would
+//! each detach only the programs they saw before attaching, and leave both new ones.
 
 use std::fs::OpenOptions;
 use std::os::fd::{AsFd, OwnedFd};
@@ -50,34 +52,45 @@ fn open_dir(dir: &Path) -> Result<OwnedFd> {
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(dir)
         .map(OwnedFd::from)
-        .map_err(|source| CgroupError::Read {
+        .map_err(|error| CgroupError::Read {
             file: dir.to_path_buf(),
-            source,
+            error,
         })
 }
 
 impl DeviceFilter for Kernel {
     fn install(&self, dir: &Path, program: Option<&[u8]>) -> Result<()> {
         let cg = open_dir(dir)?;
+        // Held until `cg` closes at the end of this call.
+        pelagos_sys::fs::flock_exclusive(cg.as_fd())
+            .map_err(|e| bpf_error("lock", dir, e, String::new()))?;
+        let keep = match program {
+            Some(insns) => {
+                let prog = bpf::prog_load(PROG_TYPE_CGROUP_DEVICE, insns, LICENSE)
+                    .map_err(|e| bpf_error("load", dir, e.errno, e.log))?;
+                let id = bpf::prog_id(prog.as_fd())
+                    .map_err(|e| bpf_error("list", dir, e, String::new()))?;
+                bpf::prog_attach(
+                    cg.as_fd(),
+                    prog.as_fd(),
+                    ATTACH_TYPE_CGROUP_DEVICE,
+                    bpf::F_ALLOW_MULTI,
+                )
+                .map_err(|e| bpf_error("attach", dir, e, String::new()))?;
+                // The attachment holds its own reference; `prog` may close.
+                Some(id)
+            }
+            None => None,
+        };
+        // Listed after attaching: also those left by an install that died half-way, or
+        // attached meanwhile by a tool that does not take the lock.
         let old = bpf::prog_query(cg.as_fd(), ATTACH_TYPE_CGROUP_DEVICE)
             .map_err(|e| bpf_error("list", dir, e, String::new()))?;
-        if let Some(insns) = program {
-            let prog = bpf::prog_load(PROG_TYPE_CGROUP_DEVICE, insns, LICENSE)
-                .map_err(|e| bpf_error("load", dir, e.errno, e.log))?;
-            bpf::prog_attach(
-                cg.as_fd(),
-                prog.as_fd(),
-                ATTACH_TYPE_CGROUP_DEVICE,
-                bpf::F_ALLOW_MULTI,
-            )
-            .map_err(|e| bpf_error("attach", dir, e, String::new()))?;
-            // The attachment holds its own reference; `prog` may close.
-        }
-        for id in old {
+        for id in old.into_iter().filter(|&id| Some(id) != keep) {
             let detached = bpf::prog_fd_by_id(id)
                 .and_then(|p| bpf::prog_detach(cg.as_fd(), p.as_fd(), ATTACH_TYPE_CGROUP_DEVICE));
             match detached {
-                // Gone already (a concurrent update detached it).
+                // Gone already (detached by a tool that does not take the lock).
                 Ok(()) | Err(Errno(libc::ENOENT)) => {}
                 Err(e) => return Err(bpf_error("detach", dir, e, String::new())),
             }

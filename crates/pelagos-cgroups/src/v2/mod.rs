@@ -99,9 +99,9 @@ impl V2Manager {
             .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
             .open(&self.dir)
             .map(|f| Some(OwnedFd::from(f)))
-            .map_err(|source| CgroupError::Read {
+            .map_err(|error| CgroupError::Read {
                 file: self.dir.clone(),
-                source,
+                error,
             })
     }
 

@@ -9,6 +9,7 @@ mod prune;
 mod save;
 mod transfer;
 
+use super::{error_text, fail};
 use anyhow::{bail, Context, Result};
 use pelagos::Paths;
 use pelagos_image::store::{ImageRecord, Store, StoreError};
@@ -119,12 +120,6 @@ pub fn run(cmd: ImageCommand, paths: &Paths) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
-}
-
-/// Report an error the docker way: message on stderr, exit code 125.
-fn fail(e: &anyhow::Error) -> ExitCode {
-    eprintln!("pelagos: error: {e:#}");
-    ExitCode::from(125)
 }
 
 /// Print a line on stdout; a closed pipe (`| head`) ends output quietly.
@@ -297,7 +292,7 @@ fn inspect(paths: &Paths, names: &[String]) -> Result<()> {
     for n in names {
         match inspect_one(&store, n) {
             Ok(v) => docs.push(v),
-            Err(e) => failed.push(format!("{e:#}")),
+            Err(e) => failed.push(error_text(&e)),
         }
     }
     out(&serde_json::to_string_pretty(&docs)?)?;
@@ -358,7 +353,7 @@ fn rm(paths: &Paths, names: &[String], force: bool) -> Result<()> {
     let store = open_store(paths)?;
     let failed: Vec<String> = names
         .iter()
-        .filter_map(|n| rm_one(&store, n, force).err().map(|e| format!("{e:#}")))
+        .filter_map(|n| rm_one(&store, n, force).err().map(|e| error_text(&e)))
         .collect();
     if !failed.is_empty() {
         bail!("{}", failed.join("; "));

@@ -54,10 +54,7 @@ pub struct LogoutArgs {
 fn finish(r: Result<()>) -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pelagos: error: {e:#}");
-            ExitCode::from(125)
-        }
+        Err(e) => super::fail(&e),
     }
 }
 

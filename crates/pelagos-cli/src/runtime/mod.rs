@@ -263,3 +263,49 @@ pub fn error_chain(e: &anyhow::Error) -> String {
     }
     msg
 }
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+    use pelagos_cgroups::CgroupError;
+    use pelagos_container::ContainerError;
+    use std::io;
+
+    /// Both ways an error may be printed (the runtime's chain, anyhow's `{:#}`) name
+    /// `cause` once: no error exposes as its source a cause it already prints.
+    fn assert_once(e: impl Into<anyhow::Error>, cause: &str) {
+        let e = e.into().context("update");
+        for text in [error_chain(&e), format!("{e:#}")] {
+            assert_eq!(text.matches(cause).count(), 1, "{cause:?} in {text:?}");
+        }
+    }
+
+    #[test]
+    fn unreadable_config_names_its_cause_once() {
+        let t = tempfile::tempdir().unwrap();
+        let e = pelagos_spec::load_bundle(&t.path().join("none"), 40).unwrap_err();
+        assert_once(ContainerError::from(e), "No such file or directory");
+    }
+
+    #[test]
+    fn cgroup_write_names_its_errno_once() {
+        // errno_text spells EACCES differently from io::Error's Display, so a source
+        // exposed as well would not even be folded by error_chain.
+        let e = CgroupError::Write {
+            file: "/sys/fs/cgroup/x/memory.max".into(),
+            value: "1".into(),
+            error: io::Error::from_raw_os_error(libc::EACCES),
+            hint: "run as root".into(),
+        };
+        assert_once(ContainerError::from(e), "Permission denied");
+    }
+
+    #[test]
+    fn container_io_names_its_cause_once() {
+        let e = ContainerError::Io {
+            what: "open state".into(),
+            error: io::Error::from_raw_os_error(libc::ENOSPC),
+        };
+        assert_once(e, "No space left on device");
+    }
+}

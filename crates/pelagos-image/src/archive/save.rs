@@ -54,7 +54,7 @@ pub enum SaveError {
     },
     /// Writing the archive failed.
     #[error("writing the archive: {0}")]
-    Write(#[source] io::Error),
+    Write(io::Error),
     /// Nothing to save.
     #[error("no images to save")]
     Empty,
