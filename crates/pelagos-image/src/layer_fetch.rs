@@ -58,11 +58,11 @@ impl LayerJob<'_> {
         }
     }
 
-    fn uerr(&self, source: UnpackError) -> PullError {
+    fn uerr(&self, error: UnpackError) -> PullError {
         PullError::Unpack {
             image: self.image.to_string(),
             layer: self.digest.clone(),
-            source,
+            error,
         }
     }
 
@@ -82,11 +82,11 @@ impl LayerJob<'_> {
             let n = chunk.len() as u64;
             blob.file()
                 .write_all(&chunk)
-                .map_err(|source| RegistryError::Write {
+                .map_err(|error| RegistryError::Write {
                     image: self.image.to_string(),
                     what: "layer",
                     digest: self.digest.clone(),
-                    source,
+                    error,
                 })?;
             wb.wrote(&*blob.file(), n);
             // Small pieces keep the bytes queued for the unpacker bounded whatever

@@ -27,12 +27,12 @@ pub enum PullError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
     /// A manifest, index or config is unusable.
-    #[error("{image}: {source}")]
+    #[error("{image}: {error}")]
     Manifest {
         /// The image.
         image: String,
         /// The problem.
-        source: ManifestError,
+        error: ManifestError,
     },
     /// No index entry matches the platform.
     #[error(transparent)]
@@ -68,14 +68,14 @@ pub enum PullError {
         actual: Digest,
     },
     /// A layer cannot be unpacked.
-    #[error("{image}: layer {layer}: {source}")]
+    #[error("{image}: layer {layer}: {error}")]
     Unpack {
         /// The image.
         image: String,
         /// The layer blob digest.
         layer: Digest,
         /// The problem.
-        source: UnpackError,
+        error: UnpackError,
     },
     /// The store failed.
     #[error(transparent)]
@@ -193,9 +193,9 @@ pub async fn pull(
         verified: std::sync::Mutex::default(),
     };
     let name = image.to_string();
-    let merr = |source| PullError::Manifest {
+    let merr = |error| PullError::Manifest {
         image: name.clone(),
-        source,
+        error,
     };
     let _lock = store.lock_shared()?;
     let wanted = opts.platform.clone().unwrap_or_else(Platform::host);
@@ -338,9 +338,9 @@ impl Ctx<'_> {
     /// Fetch the manifest; for an index, select `wanted` and fetch that entry.
     async fn resolve(&self, wanted: &Platform) -> Result<Resolved, PullError> {
         let name = self.name();
-        let merr = |source| PullError::Manifest {
+        let merr = |error| PullError::Manifest {
             image: name.clone(),
-            source,
+            error,
         };
         let (body, digest) = self.registry.fetch_manifest(self.image).await?;
         let idx = match manifest::parse_document(&body, None).map_err(merr)? {
@@ -376,9 +376,9 @@ impl Ctx<'_> {
     }
 
     async fn config(&self, m: &Manifest) -> Result<(Vec<u8>, Digest, ImageConfig), PullError> {
-        let merr = |source| PullError::Manifest {
+        let merr = |error| PullError::Manifest {
             image: self.name(),
-            source,
+            error,
         };
         let digest = m.config.digest("image manifest config").map_err(merr)?;
         let bytes = if self.store.has_blob(&digest) {

@@ -44,7 +44,7 @@ pub enum PushError {
         actual: Digest,
     },
     /// A stored manifest or index does not parse.
-    #[error("{image}: stored {what} {digest} is unusable: {source}")]
+    #[error("{image}: stored {what} {digest} is unusable: {error}")]
     Manifest {
         /// The destination.
         image: String,
@@ -53,7 +53,7 @@ pub enum PushError {
         /// Its digest.
         digest: Digest,
         /// The problem.
-        source: manifest::ManifestError,
+        error: manifest::ManifestError,
     },
 }
 
@@ -152,11 +152,11 @@ pub async fn push(
 
 /// The media type a stored document declares (an index without one is OCI).
 fn document_media_type(body: &[u8], dest: &ImageRef, d: &Digest) -> Result<String, PushError> {
-    let doc = manifest::parse_document(body, None).map_err(|source| PushError::Manifest {
+    let doc = manifest::parse_document(body, None).map_err(|error| PushError::Manifest {
         image: dest.to_string(),
         what: "index",
         digest: d.clone(),
-        source,
+        error,
     })?;
     Ok(match doc {
         Document::Index(i) => i

@@ -280,11 +280,11 @@ impl Registry {
         let mut total = 0u64;
         while let Some(chunk) = r.chunk().await? {
             out.write_all(&chunk)
-                .map_err(|source| RegistryError::Write {
+                .map_err(|error| RegistryError::Write {
                     image: image.to_string(),
                     what,
                     digest: digest.clone(),
-                    source,
+                    error,
                 })?;
             total += chunk.len() as u64;
             progress(chunk.len() as u64);

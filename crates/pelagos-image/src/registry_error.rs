@@ -11,12 +11,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// The CA file cannot be read.
-    #[error("cannot read CA file {path}: {source}")]
+    #[error("cannot read CA file {path}: {error}")]
     CaFile {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The HTTP client cannot be built.
     #[error("cannot set up the registry client: {0}")]
@@ -119,7 +119,7 @@ pub enum RegistryError {
         transient: bool,
     },
     /// Writing the download failed.
-    #[error("writing {what} {digest} of {image}: {source}")]
+    #[error("writing {what} {digest} of {image}: {error}")]
     Write {
         /// The image.
         image: String,
@@ -128,17 +128,17 @@ pub enum RegistryError {
         /// The blob digest.
         digest: Digest,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Reading a local blob for upload failed.
-    #[error("reading {path} to upload to {image}: {source}")]
+    #[error("reading {path} to upload to {image}: {error}")]
     Read {
         /// The image.
         image: String,
         /// The file.
         path: PathBuf,
         /// The error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 

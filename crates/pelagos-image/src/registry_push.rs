@@ -87,10 +87,10 @@ impl Registry {
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), RegistryError> {
         let subject = Subject::blob(image.to_string(), what, digest);
-        let read_err = |source| RegistryError::Read {
+        let read_err = |error| RegistryError::Read {
             image: image.to_string(),
             path: file.to_path_buf(),
-            source,
+            error,
         };
         let size = std::fs::metadata(file).map_err(read_err)?.len();
         let sent = Arc::new(AtomicU64::new(0));

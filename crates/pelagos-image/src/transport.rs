@@ -69,8 +69,11 @@ pub(crate) struct Setup<'a> {
     pub ca_files: &'a [PathBuf],
     /// Registries (`host[:port]`, as references name them) reached over plain HTTP.
     pub plain_http: &'a HashSet<String>,
+    /// Connect and read timeouts.
     pub timeouts: &'a Timeouts,
+    /// How failed calls are retried.
     pub policy: RetryPolicy,
+    /// Credentials by registry.
     pub credentials: HashMap<String, Credentials>,
 }
 
@@ -87,14 +90,14 @@ impl Transport {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut certs = Vec::new();
         for p in s.ca_files {
-            let data = std::fs::read(p).map_err(|source| RegistryError::CaFile {
+            let data = std::fs::read(p).map_err(|error| RegistryError::CaFile {
                 path: p.clone(),
-                source,
+                error,
             })?;
             if !String::from_utf8_lossy(&data).contains("-----BEGIN CERTIFICATE-----") {
                 return Err(RegistryError::CaFile {
                     path: p.clone(),
-                    source: std::io::Error::other("no PEM certificate in the file"),
+                    error: std::io::Error::other("no PEM certificate in the file"),
                 });
             }
             certs.push(Certificate {
