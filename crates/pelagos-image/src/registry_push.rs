@@ -118,7 +118,19 @@ impl Registry {
             .map_err(|e| subject.other(format!("media type {media_type:?}: {e}"), false))?;
         let body = bytes::Bytes::from(body);
         self.push_call(image, reference, &subject, async |c, r| {
-            c.push_manifest_raw(r, body.clone(), content_type.clone())
+            // Answered without a Location, oci-client cuts the tag off the manifest URL
+            // and panics when the URL (by digest) does not end with it: a digest
+            // reference carries its digest as its tag too.
+            let r = match r.digest() {
+                Some(d) => Reference::with_tag_and_digest(
+                    r.registry().to_string(),
+                    r.repository().to_string(),
+                    d.to_string(),
+                    d.to_string(),
+                ),
+                None => r.clone(),
+            };
+            c.push_manifest_raw(&r, body.clone(), content_type.clone())
                 .await
         })
         .await?;

@@ -166,6 +166,16 @@ impl Transport {
             .client
             .auth(image, &self.auth(image.registry()), op)
             .await?;
+        // oci-client puts the token in the Authorization header with an unwrap: one it
+        // cannot hold stops here as an error instead of a panic there.
+        if let Some(t) = &token {
+            if reqwest::header::HeaderValue::from_str(&format!("Bearer {t}")).is_err() {
+                return Err(OciDistributionError::RegistryTokenDecodeError(format!(
+                    "the token server of {} sent a token that cannot go in an HTTP header",
+                    image.registry()
+                )));
+            }
+        }
         let access = if token.is_some() {
             Access::Token
         } else {

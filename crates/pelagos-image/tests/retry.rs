@@ -1,7 +1,9 @@
 //! A misbehaving registry on 127.0.0.1 (a few lines of HTTP/1.1 over std's TcpListener):
 //! 429/502/503 answers are retried with exponential backoff, 404 and 401 are never
-//! retried, read timeouts apply, and a layer that keeps failing gives up with an error
-//! naming it. Timings use wide margins.
+//! retried (a rejected token is renewed once), read timeouts apply, a layer that keeps
+//! failing gives up with an error naming it, and odd answers (a token that cannot go in
+//! a header, a manifest PUT without Location) are errors or accepted, never a panic.
+//! Timings use wide margins.
 
 use pelagos_image::pull::NoProgress;
 use pelagos_image::{
@@ -56,9 +58,12 @@ fn image() -> Image {
 /// An answer other than the content.
 struct Reply {
     status: &'static str,
+    /// Header lines; `{addr}` stands for the fake's address.
     headers: Vec<String>,
     /// Hold the connection this long before answering.
     stall: Duration,
+    /// The body (`try later` unless set).
+    body: Option<Vec<u8>>,
 }
 
 impl Reply {
@@ -67,6 +72,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             stall: Duration::ZERO,
+            body: None,
         }
     }
 
@@ -74,51 +80,108 @@ impl Reply {
         self.headers.push(h.into());
         self
     }
+
+    fn body(mut self, b: &str) -> Self {
+        self.body = Some(b.as_bytes().to_vec());
+        self
+    }
 }
 
-/// Decides, per request kind (`manifest`, `layer`, `config`) and per count of earlier
-/// requests of that kind, whether to answer something else than the content.
+/// Decides, per request kind (`ping`, `token`, `tags`, `manifest`, `layer`, `config`,
+/// prefixed with the method when it is neither GET nor HEAD: `PUT manifest`) and per
+/// count of earlier requests of that kind, whether to answer something else than the
+/// content.
 type Script = dyn Fn(&str, usize) -> Option<Reply> + Send + Sync;
 
 struct Fake {
     addr: String,
     hits: Arc<Mutex<HashMap<String, usize>>>,
+    /// The Authorization header of each request, by kind, in order.
+    auths: Arc<Mutex<HashMap<String, Vec<Option<String>>>>>,
 }
 
 impl Fake {
     fn hits(&self, kind: &str) -> usize {
         self.hits.lock().unwrap().get(kind).copied().unwrap_or(0)
     }
+
+    fn auths(&self, kind: &str) -> Vec<Option<String>> {
+        self.auths
+            .lock()
+            .unwrap()
+            .get(kind)
+            .cloned()
+            .unwrap_or_default()
+    }
 }
 
-fn read_request(r: &mut impl BufRead) -> Option<String> {
+/// A request as the fake saw it (its body read and dropped).
+struct Request {
+    method: String,
+    path: String,
+    authorization: Option<String>,
+}
+
+fn read_request(r: &mut impl BufRead) -> Option<Request> {
     let mut line = String::new();
     if r.read_line(&mut line).unwrap_or(0) == 0 {
         return None;
     }
+    let mut words = line.split_whitespace();
+    let method = words.next().unwrap_or("").to_string();
+    let path = words.next().unwrap_or("").to_string();
+    let (mut authorization, mut length) = (None, 0u64);
     loop {
         let mut h = String::new();
         if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
             break;
         }
+        if let Some((name, value)) = h.split_once(':') {
+            let value = value.trim().to_string();
+            match name.to_ascii_lowercase().as_str() {
+                "authorization" => authorization = Some(value),
+                "content-length" => length = value.parse().unwrap_or(0),
+                _ => {}
+            }
+        }
     }
-    Some(line.split_whitespace().nth(1).unwrap_or("").to_string())
+    std::io::copy(
+        &mut std::io::Read::take(&mut *r, length),
+        &mut std::io::sink(),
+    )
+    .ok()?;
+    Some(Request {
+        method,
+        path,
+        authorization,
+    })
 }
 
 fn serve(img: Arc<Image>, script: Arc<Script>) -> Fake {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
     let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-    let h2 = Arc::clone(&hits);
+    let auths: Arc<Mutex<HashMap<String, Vec<Option<String>>>>> = Arc::default();
+    let (h2, a2, addr2) = (Arc::clone(&hits), Arc::clone(&auths), addr.clone());
     std::thread::spawn(move || {
         for conn in l.incoming() {
             let Ok(mut s) = conn else { return };
             let (img, script, hits) = (Arc::clone(&img), Arc::clone(&script), Arc::clone(&h2));
+            let (auths, addr) = (Arc::clone(&a2), addr2.clone());
             std::thread::spawn(move || {
                 let mut r = BufReader::new(s.try_clone().unwrap());
-                while let Some(path) = read_request(&mut r) {
+                while let Some(req) = read_request(&mut r) {
+                    let path = req.path;
                     let (kind, ctype, body) = if path == "/v2/" {
                         ("ping", "application/json", b"{}".to_vec())
+                    } else if path.starts_with("/token") {
+                        ("token", "application/json", br#"{"token":"t"}"#.to_vec())
+                    } else if path.contains("/tags/list") {
+                        (
+                            "tags",
+                            "application/json",
+                            br#"{"name":"x","tags":[]}"#.to_vec(),
+                        )
                     } else if path.contains("/manifests/") {
                         (
                             "manifest",
@@ -132,16 +195,27 @@ fn serve(img: Arc<Image>, script: Arc<Script>) -> Fake {
                     } else {
                         ("other", "text/plain", b"no".to_vec())
                     };
+                    let kind = match req.method.as_str() {
+                        "GET" | "HEAD" => kind.to_string(),
+                        m => format!("{m} {kind}"),
+                    };
                     let n = {
                         let mut h = hits.lock().unwrap();
-                        let e = h.entry(kind.to_string()).or_default();
+                        let e = h.entry(kind.clone()).or_default();
                         *e += 1;
                         *e - 1
                     };
-                    let (status, headers, body) = match script(kind, n) {
+                    auths
+                        .lock()
+                        .unwrap()
+                        .entry(kind.clone())
+                        .or_default()
+                        .push(req.authorization);
+                    let (status, headers, body) = match script(&kind, n) {
                         Some(rep) => {
                             std::thread::sleep(rep.stall);
-                            (rep.status, rep.headers, b"try later".to_vec())
+                            let body = rep.body.unwrap_or_else(|| b"try later".to_vec());
+                            (rep.status, rep.headers, body)
                         }
                         None => ("200 OK", Vec::new(), body),
                     };
@@ -150,12 +224,13 @@ fn serve(img: Arc<Image>, script: Arc<Script>) -> Fake {
                         body.len()
                     );
                     for h in headers {
-                        head.push_str(&h);
+                        head.push_str(&h.replace("{addr}", &addr));
                         head.push_str("\r\n");
                     }
                     head.push_str("\r\n");
+                    let body = if req.method == "HEAD" { &[][..] } else { &body };
                     if s.write_all(head.as_bytes())
-                        .and_then(|()| s.write_all(&body))
+                        .and_then(|()| s.write_all(body))
                         .is_err()
                     {
                         return;
@@ -164,7 +239,7 @@ fn serve(img: Arc<Image>, script: Arc<Script>) -> Fake {
             });
         }
     });
-    Fake { addr, hits }
+    Fake { addr, hits, auths }
 }
 
 fn opts(addr: &str) -> RegistryOptions {
@@ -179,6 +254,14 @@ fn opts(addr: &str) -> RegistryOptions {
     }
 }
 
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 fn pull_with(
     o: &RegistryOptions,
     addr: &str,
@@ -186,12 +269,7 @@ fn pull_with(
 ) -> Result<pelagos_image::Pulled, String> {
     let reg = Registry::new(o).map_err(|e| e.to_string())?;
     let r = ImageRef::parse(&format!("{addr}/flaky:latest")).map_err(|e| e.to_string())?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(pelagos_image::pull(
+    rt().block_on(pelagos_image::pull(
         &reg,
         store,
         &r,
@@ -368,4 +446,55 @@ fn bad_gateway_is_retried_too() {
     );
     r.expect("two 502s then success within three attempts");
     assert_eq!(fake.hits("config"), 3);
+}
+
+/// The challenge of a registry whose token server is the fake itself.
+const BEARER: &str = r#"WWW-Authenticate: Bearer realm="http://{addr}/token",service="fake""#;
+
+fn with_creds(o: &mut RegistryOptions) {
+    let addr = o.insecure[0].clone();
+    o.credentials.insert(
+        addr,
+        Credentials {
+            username: "u".into(),
+            password: "p".into(),
+        },
+    );
+}
+
+#[test]
+fn a_token_that_cannot_be_sent_is_an_error_not_a_panic() {
+    let (fake, r, _, t) = run(
+        |k, _| match k {
+            "ping" => Some(Reply::status("401 Unauthorized").header(BEARER)),
+            "token" => Some(Reply::status("200 OK").body(r#"{"token":"two\nlines"}"#)),
+            _ => None,
+        },
+        |_| {},
+    );
+    let err = r.unwrap_err();
+    assert_eq!(fake.hits("manifest"), 0);
+    assert!(err.contains("cannot go in an HTTP header"), "{err}");
+    nothing_left(&t);
+}
+
+#[test]
+fn manifest_put_by_digest_without_location_is_accepted() {
+    // Some registries answer a manifest PUT with 201 and no Location header.
+    let fake = serve(
+        Arc::new(image()),
+        Arc::new(|k: &str, _| (k == "PUT manifest").then(|| Reply::status("201 Created"))),
+    );
+    let reg = Registry::new(&opts(&fake.addr)).unwrap();
+    let dest = ImageRef::parse(&format!("{}/pushed:v1", fake.addr)).unwrap();
+    let body = image().manifest;
+    let digest = Digest::of_bytes(&body);
+    let media = "application/vnd.oci.image.manifest.v1+json";
+    for reference in [digest.to_string(), "v1".to_string()] {
+        let got = rt()
+            .block_on(reg.put_manifest(&dest, &reference, media, body.clone()))
+            .unwrap_or_else(|e| panic!("PUT {reference}: {e}"));
+        assert_eq!(got, digest);
+    }
+    assert_eq!(fake.hits("PUT manifest"), 2);
 }
