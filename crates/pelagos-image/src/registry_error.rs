@@ -305,6 +305,9 @@ impl Context<'_> {
 pub(crate) enum Failure {
     /// Worth another try; the detail is for the error when the tries are used up.
     Retry(String),
+    /// The registry refused the request (401): final, unless the access it was sent
+    /// with was a token, which a new one may fix.
+    Refused(RegistryError),
     /// The answer stands.
     Final(RegistryError),
 }
@@ -349,7 +352,7 @@ pub(crate) fn classify(e: OciDistributionError, ctx: &Context<'_>) -> Failure {
                 .join("; ");
             answer(None, &codes, detail, ctx)
         }
-        OciDistributionError::UnauthorizedError { .. } => Failure::Final(ctx.unauthorized()),
+        OciDistributionError::UnauthorizedError { .. } => Failure::Refused(ctx.unauthorized()),
         OciDistributionError::AuthenticationFailure(reason) => match ctx.credentials {
             None => Failure::Final(ctx.unauthorized()),
             Some(c) => Failure::Final(RegistryError::AuthFailed {
@@ -426,7 +429,7 @@ fn answer(status: Option<u16>, codes: &[String], detail: String, ctx: &Context<'
         return Failure::Retry(detail);
     }
     if status == Some(401) || has("UNAUTHORIZED") {
-        return Failure::Final(ctx.unauthorized());
+        return Failure::Refused(ctx.unauthorized());
     }
     if status == Some(404) || has("MANIFEST_UNKNOWN") || has("NAME_UNKNOWN") || has("BLOB_UNKNOWN")
     {
@@ -473,7 +476,7 @@ mod tests {
 
     fn fin(f: Failure) -> RegistryError {
         match f {
-            Failure::Final(e) => e,
+            Failure::Final(e) | Failure::Refused(e) => e,
             Failure::Retry(d) => panic!("retry: {d}"),
         }
     }

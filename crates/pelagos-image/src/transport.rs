@@ -147,6 +147,27 @@ impl Transport {
         }
     }
 
+    fn key(image: &Reference, op: RegistryOperation) -> (String, String, bool) {
+        (
+            image.registry().to_string(),
+            image.repository().to_string(),
+            push(op),
+        )
+    }
+
+    /// How access to `image`'s repository for `op` is held, once asked for.
+    pub fn access(&self, image: &Reference, op: RegistryOperation) -> Option<Access> {
+        let m = self.access.lock().ok()?;
+        m.get(&Self::key(image, op)).copied()
+    }
+
+    /// Ask for access to `image`'s repository for `op` again on the next call.
+    fn forget(&self, image: &Reference, op: RegistryOperation) {
+        if let Ok(mut m) = self.access.lock() {
+            m.remove(&Self::key(image, op));
+        }
+    }
+
     /// Get access to `image`'s repository for `op` unless the client has it: a token
     /// when the registry names a token server, else Basic credentials (or none).
     async fn authorize(
@@ -154,12 +175,7 @@ impl Transport {
         image: &Reference,
         op: RegistryOperation,
     ) -> Result<Access, OciDistributionError> {
-        let key = (
-            image.registry().to_string(),
-            image.repository().to_string(),
-            push(op),
-        );
-        if let Some(a) = self.access.lock().ok().and_then(|m| m.get(&key).copied()) {
+        if let Some(a) = self.access(image, op) {
             return Ok(a);
         }
         let token = self
@@ -182,7 +198,7 @@ impl Transport {
             Access::Plain
         };
         if let Ok(mut m) = self.access.lock() {
-            m.insert(key, access);
+            m.insert(Self::key(image, op), access);
         }
         Ok(access)
     }
@@ -208,6 +224,7 @@ impl Transport {
         };
         let auth = self.auth(&ep.registry);
         let mut attempt = 1;
+        let mut renewed = false;
         loop {
             let result = match self.authorize(image, op).await {
                 Ok(access) => call(&self.client, &auth).await.map_err(|e| (e, access)),
@@ -226,7 +243,15 @@ impl Transport {
                 subject,
             };
             match classify(e, &ctx) {
-                Failure::Final(err) => return Err(err),
+                // The registry turned the token down: expired by its clock, revoked, or
+                // oci-client's own renewal failed and it sent none (it keeps that
+                // error to itself). A new one is asked for, once; its errors show.
+                Failure::Refused(_) if access == Access::Token && !renewed => {
+                    tracing::debug!("{}: token refused; asking for a new one", subject.name);
+                    self.forget(image, op);
+                    renewed = true;
+                }
+                Failure::Refused(err) | Failure::Final(err) => return Err(err),
                 Failure::Retry(detail) if attempt >= attempts => {
                     return Err(match attempts {
                         1 => subject.other(detail, false),

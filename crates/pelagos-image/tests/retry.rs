@@ -463,6 +463,40 @@ fn with_creds(o: &mut RegistryOptions) {
 }
 
 #[test]
+fn a_rejected_token_is_renewed_once() {
+    // The registry rejects the first token (expired by its clock, revoked...): a new
+    // one is asked for and the request goes again with it.
+    let (fake, r, _, _t) = run(
+        |k, n| match (k, n) {
+            ("ping", _) => Some(Reply::status("401 Unauthorized").header(BEARER)),
+            ("token", n) => Some(Reply::status("200 OK").body(&format!(r#"{{"token":"t{n}"}}"#))),
+            ("manifest", 0) => Some(Reply::status("401 Unauthorized").header(BEARER)),
+            _ => None,
+        },
+        with_creds,
+    );
+    r.expect("pull succeeds with the renewed token");
+    assert_eq!(fake.hits("token"), 2);
+    assert_eq!(
+        fake.auths("manifest"),
+        [Some("Bearer t0".to_string()), Some("Bearer t1".to_string())]
+    );
+    // A registry that keeps refusing gets one renewal, then the refusal stands.
+    let (fake, r, _, t) = run(
+        |k, _| match k {
+            "ping" | "manifest" => Some(Reply::status("401 Unauthorized").header(BEARER)),
+            "token" => Some(Reply::status("200 OK").body(r#"{"token":"t"}"#)),
+            _ => None,
+        },
+        |_| {},
+    );
+    let err = r.unwrap_err();
+    assert_eq!((fake.hits("token"), fake.hits("manifest")), (2, 2));
+    assert!(err.contains("unauthorized"), "{err}");
+    nothing_left(&t);
+}
+
+#[test]
 fn a_token_that_cannot_be_sent_is_an_error_not_a_panic() {
     let (fake, r, _, t) = run(
         |k, _| match k {
