@@ -9,7 +9,7 @@ use crate::hosts::{parse_mirror, HostSettings, RegistriesConfig};
 use crate::manifest::ACCEPT_ALL;
 use crate::reference::{ImageRef, DEFAULT_REGISTRY};
 use crate::registry_error::{stream_error, Subject};
-use crate::transport::{Endpoint, Setup, Transport};
+use crate::transport::{Access, Endpoint, Setup, Transport};
 use oci_client::errors::OciDistributionError;
 use oci_client::RegistryOperation;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -294,7 +294,9 @@ impl Registry {
 
     /// Check that the credentials for `registry` are accepted: access to a repository
     /// is asked for (a token server checks them then) and the repository's tag list
-    /// read (a registry with Basic auth checks them then). A registry that asks for
+    /// read (a registry with Basic auth checks them then). A token that grants nothing
+    /// on that repository still means the token server took the credentials (Docker
+    /// Hub's answer for a repository that does not exist). A registry that asks for
     /// nothing passes; an answer that is not a registry's is an error.
     pub async fn check_login(&self, registry: &str) -> Result<(), RegistryError> {
         let ep = Self::endpoint(registry);
@@ -318,6 +320,11 @@ impl Registry {
             )
             .await;
         match answer {
+            Err(RegistryError::Denied { .. })
+                if self.transport.access(&r, RegistryOperation::Pull) == Some(Access::Token) =>
+            {
+                Ok(())
+            }
             Err(RegistryError::ManifestUnknown { .. }) => Err(subject.other(
                 format!("{registry} answered /v2/{LOGIN_PROBE}/tags/list with 404 and no registry error; is this a registry?"),
                 false,

@@ -532,3 +532,44 @@ fn manifest_put_by_digest_without_location_is_accepted() {
     }
     assert_eq!(fake.hits("PUT manifest"), 2);
 }
+
+#[test]
+fn login_check_on_a_token_registry() {
+    let check = |script: fn(&str, usize) -> Option<Reply>| {
+        let fake = serve(Arc::new(image()), Arc::new(script));
+        let mut o = opts(&fake.addr);
+        with_creds(&mut o);
+        let reg = Registry::new(&o).unwrap();
+        rt().block_on(reg.check_login(&fake.addr))
+            .map_err(|e| e.to_string())
+    };
+    // The token server takes the credentials; the token grants nothing on the probe
+    // repository (Docker Hub's answer for a repository that does not exist).
+    check(|k, _| match k {
+        "ping" => Some(Reply::status("401 Unauthorized").header(BEARER)),
+        "tags" => Some(
+            Reply::status("401 Unauthorized")
+                .header(BEARER)
+                .header("Content-Type: application/json")
+                .body(
+                    r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+                ),
+        ),
+        _ => None,
+    })
+    .expect("the credentials were accepted");
+    // The token server refuses them.
+    let err = check(|k, _| match k {
+        "ping" => Some(Reply::status("401 Unauthorized").header(BEARER)),
+        "token" => Some(
+            Reply::status("401 Unauthorized")
+                .body(r#"{"details":"incorrect username or password"}"#),
+        ),
+        _ => None,
+    })
+    .unwrap_err();
+    assert!(
+        err.contains("authentication failed") && err.contains("incorrect username"),
+        "{err}"
+    );
+}
