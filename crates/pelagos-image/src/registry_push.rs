@@ -18,28 +18,30 @@ use std::time::Duration;
 const UPLOAD_CHUNK: usize = 1 << 20;
 /// Chunks read ahead of the network.
 const UPLOAD_QUEUE: usize = 4;
+/// Access for everything but the blob check.
+const PUSH: RegistryOperation = RegistryOperation::Push;
 /// How often upload progress is reported.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 impl Registry {
-    /// Run `call` against `image`'s registry with push access to its repository.
+    /// Run `call` against `image`'s registry with access for `op` to its repository.
     async fn push_call<T>(
         &self,
         image: &ImageRef,
         reference: &str,
+        op: RegistryOperation,
         subject: &Subject,
         call: impl AsyncFn(&oci_client::Client, &Reference) -> Result<T, OciDistributionError>,
     ) -> Result<T, RegistryError> {
         let ep = Self::endpoint(&image.registry);
         let r = ep.reference(&image.repository, reference);
         self.transport
-            .call(&ep, &r, RegistryOperation::Push, subject, async |c, _| {
-                call(c, &r).await
-            })
+            .call(&ep, &r, op, subject, async |c, _| call(c, &r).await)
             .await
     }
 
-    /// Does `image`'s repository hold blob `digest`?
+    /// Does `image`'s repository hold blob `digest`? oci-client sends the HEAD with a
+    /// pull token, so that is the access asked for.
     pub async fn blob_exists(
         &self,
         image: &ImageRef,
@@ -47,7 +49,8 @@ impl Registry {
         digest: &Digest,
     ) -> Result<bool, RegistryError> {
         let subject = Subject::blob(image.to_string(), what, digest);
-        self.push_call(image, digest.as_str(), &subject, async |c, r| {
+        let op = RegistryOperation::Pull;
+        self.push_call(image, digest.as_str(), op, &subject, async |c, r| {
             c.blob_exists(r, digest.as_str()).await
         })
         .await
@@ -66,7 +69,7 @@ impl Registry {
         let subject = Subject::blob(image.to_string(), what, digest);
         let source = Self::endpoint(&image.registry).reference(from, digest.as_str());
         let mounted = self
-            .push_call(image, digest.as_str(), &subject, async |c, r| {
+            .push_call(image, digest.as_str(), PUSH, &subject, async |c, r| {
                 c.mount_blob(r, &source, digest.as_str()).await
             })
             .await;
@@ -94,7 +97,7 @@ impl Registry {
         };
         let size = std::fs::metadata(file).map_err(read_err)?.len();
         let sent = Arc::new(AtomicU64::new(0));
-        let request = self.push_call(image, digest.as_str(), &subject, async |c, r| {
+        let request = self.push_call(image, digest.as_str(), PUSH, &subject, async |c, r| {
             sent.store(0, Ordering::Relaxed);
             let body = file_stream(file, Arc::clone(&sent))?;
             c.push_blob_stream(r, body, digest.as_str(), Some(size))
@@ -117,7 +120,7 @@ impl Registry {
         let content_type = reqwest::header::HeaderValue::from_str(media_type)
             .map_err(|e| subject.other(format!("media type {media_type:?}: {e}"), false))?;
         let body = bytes::Bytes::from(body);
-        self.push_call(image, reference, &subject, async |c, r| {
+        self.push_call(image, reference, PUSH, &subject, async |c, r| {
             // Answered without a Location, oci-client cuts the tag off the manifest URL
             // and panics when the URL (by digest) does not end with it: a digest
             // reference carries its digest as its tag too.

@@ -87,7 +87,8 @@ impl Reply {
     }
 }
 
-/// Decides, per request kind (`ping`, `token`, `tags`, `manifest`, `layer`, `config`,
+/// Decides, per request kind (`ping`, `token` (pull), `token push`, `tags`, `manifest`,
+/// `layer`, `config`,
 /// prefixed with the method when it is neither GET nor HEAD: `PUT manifest`) and per
 /// count of earlier requests of that kind, whether to answer something else than the
 /// content.
@@ -174,6 +175,12 @@ fn serve(img: Arc<Image>, script: Arc<Script>) -> Fake {
                     let path = req.path;
                     let (kind, ctype, body) = if path == "/v2/" {
                         ("ping", "application/json", b"{}".to_vec())
+                    } else if path.starts_with("/token") && path.contains("%2Cpush") {
+                        (
+                            "token push",
+                            "application/json",
+                            br#"{"token":"t"}"#.to_vec(),
+                        )
                     } else if path.starts_with("/token") {
                         ("token", "application/json", br#"{"token":"t"}"#.to_vec())
                     } else if path.contains("/tags/list") {
@@ -510,6 +517,29 @@ fn a_token_that_cannot_be_sent_is_an_error_not_a_panic() {
     assert_eq!(fake.hits("manifest"), 0);
     assert!(err.contains("cannot go in an HTTP header"), "{err}");
     nothing_left(&t);
+}
+
+#[test]
+fn blob_checks_of_a_push_ask_for_their_own_token() {
+    // A HEAD of a blob is sent with a pull token: it is asked for like every other
+    // token, so what the token server answers is checked (and its errors show).
+    let fake = serve(
+        Arc::new(image()),
+        Arc::new(|k: &str, _| match k {
+            "ping" => Some(Reply::status("401 Unauthorized").header(BEARER)),
+            "token" => Some(Reply::status("200 OK").body(r#"{"token":"two\nlines"}"#)),
+            _ => None,
+        }),
+    );
+    let reg = Registry::new(&opts(&fake.addr)).unwrap();
+    let dest = ImageRef::parse(&format!("{}/dest:v1", fake.addr)).unwrap();
+    let img = image();
+    let err = rt()
+        .block_on(reg.blob_exists(&dest, "layer", &img.layer_digest))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot go in an HTTP header"), "{err}");
+    assert_eq!(fake.hits("layer"), 0);
 }
 
 #[test]
