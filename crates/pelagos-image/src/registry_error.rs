@@ -431,8 +431,14 @@ fn answer(status: Option<u16>, codes: &[String], detail: String, ctx: &Context<'
     if status == Some(401) || has("UNAUTHORIZED") {
         return Failure::Refused(ctx.unauthorized());
     }
-    if status == Some(404) || has("MANIFEST_UNKNOWN") || has("NAME_UNKNOWN") || has("BLOB_UNKNOWN")
-    {
+    // NOT_FOUND: Harbor's code for a 404 (oci-client passes on the codes, not the status).
+    let unknown = [
+        "MANIFEST_UNKNOWN",
+        "NAME_UNKNOWN",
+        "BLOB_UNKNOWN",
+        "NOT_FOUND",
+    ];
+    if status == Some(404) || unknown.into_iter().any(has) {
         return Failure::Final(match &subject.blob {
             Some((what, d)) if !has("NAME_UNKNOWN") && !has("MANIFEST_UNKNOWN") => {
                 RegistryError::BlobUnknown {
@@ -490,6 +496,8 @@ mod tests {
         assert!(matches!(e, RegistryError::BlobUnknown { .. }), "{e}");
         let e = fin(answer(None, &["NAME_UNKNOWN".into()], String::new(), &c));
         assert!(matches!(e, RegistryError::ManifestUnknown { .. }), "{e}");
+        let e = fin(answer(None, &["NOT_FOUND".into()], String::new(), &c));
+        assert!(matches!(e, RegistryError::BlobUnknown { .. }), "{e}");
         let plain = Subject::new("r/x:1");
         let c = ctx(&plain, None, Access::Plain);
         let e = fin(answer(

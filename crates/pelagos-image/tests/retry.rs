@@ -603,3 +603,23 @@ fn login_check_on_a_token_registry() {
         "{err}"
     );
 }
+
+#[test]
+fn not_found_in_an_error_body_is_manifest_unknown() {
+    // Harbor answers 404 with the code NOT_FOUND; oci-client hands on the body's codes
+    // without the status.
+    let (fake, r, _, t) = run(
+        |k, _| {
+            (k == "manifest").then(|| {
+                Reply::status("404 Not Found").body(
+                    r#"{"errors":[{"code":"NOT_FOUND","message":"artifact flaky:latest not found"}]}"#,
+                )
+            })
+        },
+        |_| {},
+    );
+    let err = r.unwrap_err();
+    assert_eq!(fake.hits("manifest"), 1);
+    assert!(err.contains("manifest unknown"), "{err}");
+    nothing_left(&t);
+}
