@@ -64,6 +64,8 @@ struct Reply {
     stall: Duration,
     /// The body (`try later` unless set).
     body: Option<Vec<u8>>,
+    /// Announce this many bytes more than the body has, then hang up.
+    short_by: usize,
 }
 
 impl Reply {
@@ -73,6 +75,7 @@ impl Reply {
             headers: Vec::new(),
             stall: Duration::ZERO,
             body: None,
+            short_by: 0,
         }
     }
 
@@ -87,8 +90,8 @@ impl Reply {
     }
 }
 
-/// Decides, per request kind (`ping`, `token` (pull), `token push`, `tags`, `manifest`,
-/// `layer`, `config`,
+/// Decides, per request kind (`ping`, `token` (pull), `token push`, `tags`, `upload`,
+/// `manifest`, `layer`, `config`,
 /// prefixed with the method when it is neither GET nor HEAD: `PUT manifest`) and per
 /// count of earlier requests of that kind, whether to answer something else than the
 /// content.
@@ -183,6 +186,8 @@ fn serve(img: Arc<Image>, script: Arc<Script>) -> Fake {
                         )
                     } else if path.starts_with("/token") {
                         ("token", "application/json", br#"{"token":"t"}"#.to_vec())
+                    } else if path.contains("/blobs/uploads/") {
+                        ("upload", "text/plain", Vec::new())
                     } else if path.contains("/tags/list") {
                         (
                             "tags",
@@ -218,17 +223,17 @@ fn serve(img: Arc<Image>, script: Arc<Script>) -> Fake {
                         .entry(kind.clone())
                         .or_default()
                         .push(req.authorization);
-                    let (status, headers, body) = match script(&kind, n) {
+                    let (status, headers, body, short_by) = match script(&kind, n) {
                         Some(rep) => {
                             std::thread::sleep(rep.stall);
                             let body = rep.body.unwrap_or_else(|| b"try later".to_vec());
-                            (rep.status, rep.headers, body)
+                            (rep.status, rep.headers, body, rep.short_by)
                         }
-                        None => ("200 OK", Vec::new(), body),
+                        None => ("200 OK", Vec::new(), body, 0),
                     };
                     let mut head = format!(
                         "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n",
-                        body.len()
+                        body.len() + short_by
                     );
                     for h in headers {
                         head.push_str(&h.replace("{addr}", &addr));
@@ -239,6 +244,7 @@ fn serve(img: Arc<Image>, script: Arc<Script>) -> Fake {
                     if s.write_all(head.as_bytes())
                         .and_then(|()| s.write_all(body))
                         .is_err()
+                        || short_by > 0
                     {
                         return;
                     }
@@ -364,6 +370,28 @@ fn too_many_requests_backs_off_and_retries() {
     // 300 ms, then 600 ms.
     assert!(took >= Duration::from_millis(850), "waited only {took:?}");
     assert!(took < Duration::from_secs(30), "took {took:?}");
+}
+
+#[test]
+fn a_layer_that_breaks_off_is_fetched_again() {
+    let (fake, r, _, t) = run(
+        |k, n| {
+            (k == "layer" && n == 0).then(|| {
+                let layer = image().layer;
+                let half = layer.len() / 2;
+                Reply {
+                    body: Some(layer[..half].to_vec()),
+                    short_by: layer.len() - half,
+                    ..Reply::status("200 OK")
+                }
+            })
+        },
+        |_| {},
+    );
+    r.expect("the second download completes");
+    assert_eq!(fake.hits("layer"), 2);
+    let store = Store::open(t.path()).unwrap();
+    assert!(store.check().unwrap().is_empty());
 }
 
 #[test]
@@ -540,6 +568,42 @@ fn blob_checks_of_a_push_ask_for_their_own_token() {
         .to_string();
     assert!(err.contains("cannot go in an HTTP header"), "{err}");
     assert_eq!(fake.hits("layer"), 0);
+}
+
+#[test]
+fn an_upload_that_fails_is_sent_again_whole() {
+    let fake = serve(
+        Arc::new(image()),
+        Arc::new(|k: &str, n| match (k, n) {
+            ("POST upload", _) => {
+                Some(Reply::status("202 Accepted").header("Location: /v2/dest/blobs/uploads/u1"))
+            }
+            ("PUT upload", 0) => Some(Reply::status("503 Service Unavailable")),
+            ("PUT upload", _) => {
+                Some(Reply::status("201 Created").header("Location: /v2/dest/blobs/sha256:x"))
+            }
+            _ => None,
+        }),
+    );
+    let reg = Registry::new(&opts(&fake.addr)).unwrap();
+    let dest = ImageRef::parse(&format!("{}/dest:v1", fake.addr)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("blob");
+    // Several upload chunks, so that the first try streams more than one.
+    let data: Vec<u8> = (0..3 << 20).map(|i: u32| i.to_le_bytes()[1]).collect();
+    std::fs::write(&file, &data).unwrap();
+    let digest = Digest::of_bytes(&data);
+    let reported = std::sync::atomic::AtomicU64::new(0);
+    rt().block_on(reg.upload_blob(&dest, "layer", &digest, &file, &|n| {
+        reported.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }))
+    .expect("the second upload is taken");
+    assert_eq!((fake.hits("POST upload"), fake.hits("PUT upload")), (2, 2));
+    assert_eq!(
+        reported.into_inner(),
+        data.len() as u64,
+        "bytes reported once"
+    );
 }
 
 #[test]
