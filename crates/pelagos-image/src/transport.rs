@@ -147,6 +147,7 @@ impl Transport {
         }
     }
 
+    /// Where the access to `image`'s repository for `op` is kept.
     fn key(image: &Reference, op: RegistryOperation) -> (String, String, bool) {
         (
             image.registry().to_string(),
