@@ -123,6 +123,11 @@ impl Registry {
         })
     }
 
+    /// Tell `f` of every retry as it happens: what failed, the wait and the attempt.
+    pub fn on_retry(&mut self, f: impl Fn(&str) + Send + Sync + 'static) {
+        self.transport.notice = Some(Box::new(f));
+    }
+
     /// Warnings gathered since the last call (mirrors that failed and were skipped).
     pub fn take_warnings(&self) -> Vec<String> {
         self.warnings

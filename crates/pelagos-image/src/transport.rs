@@ -55,10 +55,16 @@ pub(crate) enum Access {
     Plain,
 }
 
+/// Where a notice of a retry goes as it happens (a user waiting on a registry that
+/// does not answer sees why).
+pub(crate) type Notice = Box<dyn Fn(&str) + Send + Sync>;
+
 /// The client plus what it knows about access, and the retry policy.
 pub(crate) struct Transport {
     client: oci_client::Client,
     policy: RetryPolicy,
+    /// Told of every retry before its wait.
+    pub notice: Option<Notice>,
     credentials: HashMap<String, Credentials>,
     access: Mutex<HashMap<(String, String, bool), Access>>,
 }
@@ -129,6 +135,7 @@ impl Transport {
         Ok(Self {
             client,
             policy: s.policy,
+            notice: None,
             credentials: s.credentials,
             access: Mutex::default(),
         })
@@ -266,7 +273,15 @@ impl Transport {
                 }
                 Failure::Retry(detail) => {
                     let delay = self.policy.backoff(attempt);
-                    tracing::debug!("{}: {detail}; retrying in {delay:?}", subject.name);
+                    if let Some(notice) = &self.notice {
+                        notice(&format!(
+                            "{}{}: {detail}; retrying in {:.1}s (attempt {} of {attempts})",
+                            subject.name,
+                            subject.what(),
+                            delay.as_secs_f64(),
+                            attempt + 1
+                        ));
+                    }
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }

@@ -341,6 +341,42 @@ fn transient_layer_failure_is_retried() {
 }
 
 #[test]
+fn retries_are_announced_as_they_happen() {
+    let img = image();
+    let fake = serve(
+        Arc::new(image()),
+        Arc::new(|k: &str, n| {
+            (k == "layer" && n == 0).then(|| Reply::status("503 Service Unavailable"))
+        }),
+    );
+    let t = tempfile::tempdir().unwrap();
+    let store = Store::open(t.path()).unwrap();
+    let mut reg = Registry::new(&opts(&fake.addr)).unwrap();
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&notices);
+    reg.on_retry(move |n| sink.lock().unwrap().push(n.to_string()));
+    let r = ImageRef::parse(&format!("{}/flaky:latest", fake.addr)).unwrap();
+    rt().block_on(pelagos_image::pull(
+        &reg,
+        &store,
+        &r,
+        &PullOptions::default(),
+        &NoProgress,
+    ))
+    .expect("pull succeeds after one retry");
+    let notices = notices.lock().unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let n = &notices[0];
+    assert!(
+        n.contains(img.layer_digest.as_str())
+            && n.contains("503")
+            && n.contains("retrying in")
+            && n.contains("attempt 2 of 3"),
+        "{n}"
+    );
+}
+
+#[test]
 fn persistent_layer_failure_gives_up_naming_the_layer() {
     let img = image();
     let (fake, r, _, t) = run(

@@ -142,8 +142,9 @@ fn pull(paths: &Paths, a: PullArgs) -> Result<()> {
     let platform = a.platform.as_deref().map(Platform::parse).transpose()?;
     let (opts, warnings) = super::registry_args::options(&a.registry, &image.registry, true)?;
     let store = open_store(paths)?;
-    let registry = Registry::new(&opts)?;
+    let mut registry = Registry::new(&opts)?;
     let reporter = progress::Reporter::new(!a.quiet && std::io::stderr().is_terminal(), a.quiet);
+    registry.on_retry(reporter.warner());
     for w in warnings {
         eprintln!("warning: {w}");
     }

@@ -103,7 +103,8 @@ fn login_inner(a: LoginArgs) -> Result<()> {
     };
     let (mut opts, _) = registry_args::options(&flags, &registry, false)?;
     opts.credentials.insert(registry.clone(), creds.clone());
-    let client = Registry::new(&opts)?;
+    let mut client = Registry::new(&opts)?;
+    client.on_retry(|w| eprintln!("warning: {w}"));
     registry_args::runtime()?
         .block_on(client.check_login(&registry))
         .with_context(|| format!("login to {registry} failed"))?;

@@ -57,11 +57,12 @@ pub fn run(paths: &pelagos::Paths, a: PushArgs) -> Result<()> {
         }
     };
     let (opts, warnings) = registry_args::options(&a.registry, &dest.registry, false)?;
-    let registry = Registry::new(&opts)?;
+    let mut registry = Registry::new(&opts)?;
     for w in warnings {
         eprintln!("warning: {w}");
     }
     let reporter = Reporter::uploading(!a.quiet && std::io::stderr().is_terminal(), a.quiet);
+    registry.on_retry(reporter.warner());
     if !a.quiet {
         eprintln!("pushing {} to {dest}", image.config_digest.short());
     }

@@ -45,6 +45,16 @@ impl Reporter {
         }
     }
 
+    /// Something that prints warnings the way this reporter does, from any thread and
+    /// for as long as needed (above the bars on a terminal).
+    pub fn warner(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let bars = match &self.mode {
+            Mode::Bars(mp) => Some(mp.clone()),
+            _ => None,
+        };
+        move |w: &str| warn(bars.as_ref(), w)
+    }
+
     /// Stop drawing.
     pub fn finish(&self) {
         if let Ok(mut bars) = self.bars.lock() {
@@ -74,12 +84,21 @@ impl Reporter {
     }
 }
 
+/// Print warning `w`: above the bars when there are bars, else on its own line.
+fn warn(bars: Option<&MultiProgress>, w: &str) {
+    let line = format!("warning: {w}");
+    match bars.map(|mp| mp.println(&line)) {
+        Some(Ok(())) => {}
+        _ => eprintln!("{line}"),
+    }
+}
+
 impl pelagos_image::Progress for Reporter {
     fn event(&self, e: PullEvent<'_>) {
         match (&self.mode, e) {
-            (Mode::Quiet, PullEvent::Warning(w)) => eprintln!("warning: {w}"),
+            (Mode::Bars(mp), PullEvent::Warning(w)) => warn(Some(mp), &w),
+            (_, PullEvent::Warning(w)) => warn(None, &w),
             (Mode::Quiet, _) => {}
-            (_, PullEvent::Warning(w)) => eprintln!("warning: {w}"),
             (_, PullEvent::Resolved { manifest, platform }) => {
                 eprintln!("resolved {manifest} ({platform})")
             }
