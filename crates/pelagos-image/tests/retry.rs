@@ -281,9 +281,14 @@ fn pull_with(
     store: &Store,
 ) -> Result<pelagos_image::Pulled, String> {
     let reg = Registry::new(o).map_err(|e| e.to_string())?;
+    pull_from(&reg, addr, store)
+}
+
+/// Pull `flaky:latest` from the fake at `addr` through `reg`.
+fn pull_from(reg: &Registry, addr: &str, store: &Store) -> Result<pelagos_image::Pulled, String> {
     let r = ImageRef::parse(&format!("{addr}/flaky:latest")).map_err(|e| e.to_string())?;
     rt().block_on(pelagos_image::pull(
-        &reg,
+        reg,
         store,
         &r,
         &PullOptions::default(),
@@ -311,6 +316,11 @@ fn run(
     let start = Instant::now();
     let r = pull_with(&o, &fake.addr, &store);
     (fake, r, start.elapsed(), t)
+}
+
+/// `text` holds every one of `parts`.
+fn says(text: &str, parts: &[&str]) -> bool {
+    parts.iter().all(|p| text.contains(p))
 }
 
 fn nothing_left(t: &tempfile::TempDir) {
@@ -355,23 +365,13 @@ fn retries_are_announced_as_they_happen() {
     let notices = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&notices);
     reg.on_retry(move |n| sink.lock().unwrap().push(n.to_string()));
-    let r = ImageRef::parse(&format!("{}/flaky:latest", fake.addr)).unwrap();
-    rt().block_on(pelagos_image::pull(
-        &reg,
-        &store,
-        &r,
-        &PullOptions::default(),
-        &NoProgress,
-    ))
-    .expect("pull succeeds after one retry");
+    pull_from(&reg, &fake.addr, &store).expect("pull succeeds after one retry");
     let notices = notices.lock().unwrap();
     assert_eq!(notices.len(), 1, "{notices:?}");
     let n = &notices[0];
+    let digest = img.layer_digest.as_str();
     assert!(
-        n.contains(img.layer_digest.as_str())
-            && n.contains("503")
-            && n.contains("retrying in")
-            && n.contains("attempt 2 of 3"),
+        says(n, &[digest, "503", "retrying in", "attempt 2 of 3"]),
         "{n}"
     );
 }
@@ -385,11 +385,9 @@ fn persistent_layer_failure_gives_up_naming_the_layer() {
     );
     let err = r.unwrap_err();
     assert_eq!(fake.hits("layer"), 3, "three attempts");
+    let digest = img.layer_digest.as_str();
     assert!(
-        err.contains(img.layer_digest.as_str())
-            && err.contains("flaky")
-            && err.contains("gave up after 3 attempts")
-            && err.contains("503"),
+        says(&err, &[digest, "flaky", "gave up after 3 attempts", "503"]),
         "{err}"
     );
     nothing_left(&t);
