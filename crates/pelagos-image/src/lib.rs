@@ -23,6 +23,7 @@ pub mod check;
 pub mod digest;
 pub mod docker_config;
 pub mod flatten;
+mod flush;
 pub mod fsops;
 pub mod gc;
 pub mod history;

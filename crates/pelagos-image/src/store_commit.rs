@@ -1,5 +1,6 @@
-//! Committing verified content into the store: one flush for everything a pull
-//! verified, then one rename per blob and layer, then one fsync per parent directory.
+//! Committing verified content into the store: everything a pull verified is flushed
+//! ([`crate::flush`]: an fsync per file from a few threads, or one `syncfs` for very
+//! large trees), then renamed into place, then each parent directory fsync'd once.
 
 use crate::digest::Digest;
 use crate::store::{io_err, sync_dir, Store, StoreError, TempDir, TempFile};
@@ -22,8 +23,8 @@ impl Store {
     }
 
     /// Commit verified blobs and unpacked layers together: their content is flushed
-    /// once (one `syncfs` when there are layer trees, else an fsync per file), then
-    /// each is renamed into place and each parent directory fsync'd once. A layer
+    /// (see [`crate::flush`]), then each is renamed into place and each parent
+    /// directory fsync'd once. A layer
     /// another pull committed first is kept and ours discarded.
     pub fn commit(
         &self,
@@ -32,26 +33,33 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut blobs = blobs;
         let mut layers = layers;
-        if layers.is_empty() {
-            for (t, _) in &blobs {
-                if let Some(f) = &t.file {
-                    f.sync_all().map_err(io_err(&t.path, "fsync"))?;
-                }
+        let roots: Vec<&std::path::Path> = layers.iter().map(|(t, _)| t.path.as_path()).collect();
+        let each = crate::flush::entries(&roots, crate::flush::FSYNC_EACH_UP_TO)
+            .map_err(io_err(&self.root().join("tmp"), "list the unpacked layers"))?;
+        // Blobs alone are always fsync'd one by one.
+        let each = each.filter(|p| {
+            layers.is_empty()
+                || crate::flush::each_is_cheaper(p.len() + blobs.len(), crate::flush::dirty_bytes())
+        });
+        match each {
+            Some(mut paths) => {
+                paths.extend(blobs.iter().map(|(t, _)| t.path.clone()));
+                crate::flush::fsync_all(&paths).map_err(|(p, e)| io_err(&p, "fsync")(e))?;
             }
-        } else {
-            // One flush for every file of every tree; fsyncing each file would cost a
-            // journal commit per file.
-            let tmp = self.root().join("tmp");
-            let dir = crate::fsops::open_root(&tmp).map_err(|e| StoreError::Io {
-                path: tmp.clone(),
-                op: "open",
-                source: io::Error::other(e),
-            })?;
-            rustix::fs::syncfs(&dir).map_err(|e| StoreError::Io {
-                path: tmp.clone(),
-                op: "syncfs",
-                source: e.into(),
-            })?;
+            None => {
+                // One flush of the filesystem is the cheaper way.
+                let tmp = self.root().join("tmp");
+                let dir = crate::fsops::open_root(&tmp).map_err(|e| StoreError::Io {
+                    path: tmp.clone(),
+                    op: "open",
+                    source: io::Error::other(e),
+                })?;
+                rustix::fs::syncfs(&dir).map_err(|e| StoreError::Io {
+                    path: tmp.clone(),
+                    op: "syncfs",
+                    source: e.into(),
+                })?;
+            }
         }
         for (t, d) in &mut blobs {
             let dest = self.blob_path(d);
