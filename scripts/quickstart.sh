@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a running container: installs the Debian packages it
-# needs, builds pelagos-runtime, makes a busybox OCI bundle and runs it.
+# needs, builds pelagos and pelagos-runtime, makes a local busybox image and loads it into
+# the image store, turns it into an OCI bundle and runs it.
 #   scripts/quickstart.sh [CMD...]      default CMD: a shell printing what it sees
-# Env: BUNDLE (default /tmp/pelagos-quickstart), RUNTIME (a runtime binary to use instead,
-# e.g. /usr/sbin/runc, to compare).
+# Env: BUNDLE (default /tmp/pelagos-quickstart), PELAGOS_ROOT (the data root; default
+# /var/lib/pelagos), RUNTIME (a runtime binary to use instead, e.g. /usr/sbin/runc, to
+# compare).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,6 +23,9 @@ if [ "${#need[@]}" -gt 0 ]; then
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
 fi
 
+echo "== building pelagos and pelagos-runtime" >&2
+cargo build --release -q -p pelagos-cli --bin pelagos
+pelagos=$PWD/target/release/pelagos
 runtime=${RUNTIME:-}
 if [ -z "$runtime" ]; then
     # The shipped build: the size-optimised `runtime` profile.
@@ -28,18 +33,39 @@ if [ -z "$runtime" ]; then
 fi
 
 bundle=${BUNDLE:-/tmp/pelagos-quickstart}
+image=localhost/quickstart:latest
 # shellcheck disable=SC2016 # expanded inside the container
-[ "$#" -gt 0 ] || set -- sh -c 'echo "hello from $(hostname)"; id; cat /proc/self/status | grep -E "^(Cap|NoNewPrivs)"; ls /'
+[ "$#" -gt 0 ] || set -- sh -c 'echo "hello from $(hostname)"; id; grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; ls /'
 # shellcheck source=scripts/lib/bundle.sh
 . scripts/lib/bundle.sh
-rm -rf "$bundle"
-make_busybox_bundle "$bundle" "$@"
+# shellcheck source=scripts/lib/image.sh
+. scripts/lib/image.sh
+
+echo "== making the local image $image (busybox-static) and loading it" >&2
+archive=$(mktemp /tmp/pelagos-quickstart-image.XXXXXX.tar)
+make_busybox_image "$archive" "$image"
+"$pelagos" image load -q -i "$archive"
+rm -f "$archive"
+"$pelagos" image ls
+
+# A bundle left by an earlier run goes first.
+if [ -e "$bundle" ]; then
+    "$pelagos" bundle rm "$bundle" 2>/dev/null || rm -rf "$bundle"
+fi
+echo "== $image as an OCI bundle in $bundle" >&2
+"$pelagos" bundle create "$image" "$bundle" "$@" >/dev/null
 
 id=quickstart-$$
+# shellcheck disable=SC2317 # called from the EXIT trap
+cleanup() {
+    "$runtime" delete --force "$id" >/dev/null 2>&1 || true
+    "$pelagos" bundle rm "$bundle" || true
+}
+trap cleanup EXIT
 echo "+ $runtime run --bundle $bundle $id" >&2
 set +e
 "$runtime" run --bundle "$bundle" "$id"
 code=$?
 set -e
-"$runtime" delete --force "$id" >/dev/null 2>&1 || true
+echo "== done; the image stays: \`pelagos image ls\`, \`pelagos image rm $image\`" >&2
 exit "$code"

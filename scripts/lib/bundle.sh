@@ -6,22 +6,7 @@
 make_busybox_bundle() {
     local dir=$1
     shift
-    local busybox=/bin/busybox
-    [ -x "$busybox" ] || { echo "error: $busybox missing: apt-get install busybox-static" >&2; return 1; }
-    mkdir -p "$dir/rootfs"
-    local r=$dir/rootfs d a
-    for d in bin etc proc sys dev tmp root home/user var run usr; do mkdir -p "$r/$d"; done
-    chmod 1777 "$r/tmp"
-    cp "$busybox" "$r/bin/busybox"
-    for a in $("$busybox" --list); do
-        # `busybox --list` names itself; linking it would replace the binary.
-        [ "$a" = busybox ] || [ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"
-    done
-    [ -e "$r/usr/bin" ] || ln -s ../bin "$r/usr/bin"
-    [ -e "$r/sbin" ] || ln -s bin "$r/sbin"
-    printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'user:x:1000:1000:user:/home/user:/bin/sh' \
-        'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' > "$r/etc/passwd"
-    printf '%s\n' 'root:x:0:' 'user:x:1000:' 'nogroup:x:65534:' > "$r/etc/group"
+    make_busybox_rootfs "$dir/rootfs"
     local args
     args=$(printf '%s\n' "$@" | jq -R . | jq -sc .)
     jq -n --argjson args "$args" '{
@@ -54,4 +39,25 @@ make_busybox_bundle() {
         readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
       }
     }' > "$dir/config.json"
+}
+
+# make_busybox_rootfs DIR: Debian's busybox-static in DIR with one symlink per applet and
+# /etc/passwd and /etc/group holding root, user 1000 and nobody.
+make_busybox_rootfs() {
+    local busybox=/bin/busybox
+    [ -x "$busybox" ] || { echo "error: $busybox missing: apt-get install busybox-static" >&2; return 1; }
+    mkdir -p "$1"
+    local r=$1 d a
+    for d in bin etc proc sys dev tmp root home/user var run usr; do mkdir -p "$r/$d"; done
+    chmod 1777 "$r/tmp"
+    cp "$busybox" "$r/bin/busybox"
+    for a in $("$busybox" --list); do
+        # `busybox --list` names itself; linking it would replace the binary.
+        [ "$a" = busybox ] || [ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"
+    done
+    [ -e "$r/usr/bin" ] || ln -s ../bin "$r/usr/bin"
+    [ -e "$r/sbin" ] || ln -s bin "$r/sbin"
+    printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'user:x:1000:1000:user:/home/user:/bin/sh' \
+        'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' > "$r/etc/passwd"
+    printf '%s\n' 'root:x:0:' 'user:x:1000:' 'nogroup:x:65534:' > "$r/etc/group"
 }

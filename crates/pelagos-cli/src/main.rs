@@ -28,6 +28,9 @@ enum Command {
     /// Manage images: pull, push, ls, inspect, rm, tag, save, load, history, prune, check.
     #[command(subcommand)]
     Image(commands::image::ImageCommand),
+    /// Make or remove OCI bundles of stored images (run them with pelagos-runtime).
+    #[command(subcommand)]
+    Bundle(commands::bundle::BundleCommand),
     /// Log in to a registry (checks the credentials, then saves them as docker does).
     Login(commands::login::LoginArgs),
     /// Forget the saved login for a registry.
@@ -51,6 +54,9 @@ fn main() -> ExitCode {
         Command::Repl => commands::lisp::repl(),
         Command::Image(cmd) => {
             commands::image::run(cmd, &pelagos::Paths::resolve(cli.root.as_deref()))
+        }
+        Command::Bundle(cmd) => {
+            commands::bundle::run(cmd, &pelagos::Paths::resolve(cli.root.as_deref()))
         }
         Command::Login(a) => commands::login::login(a),
         Command::Logout(a) => commands::login::logout(a),

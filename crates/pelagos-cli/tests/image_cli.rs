@@ -5,6 +5,8 @@
 
 #[path = "image_cli/archive.rs"]
 mod archive;
+#[path = "image_cli/bundle_cmds.rs"]
+mod bundle_cmds;
 #[path = "image_cli/podman.rs"]
 mod podman;
 #[path = "image_cli/registry.rs"]
@@ -43,6 +45,7 @@ const CASES: &[(&str, pelagos_testsupport::harness::Case<Fixture>)] = &[
         store_cmds::prune_dangling_and_unused,
     ),
     ("check_finds_corruption", store_cmds::check_finds_corruption),
+    ("bundle_create_run_rm", bundle_cmds::bundle_create_run_rm),
     (
         "save_errors_and_global_root",
         store_cmds::save_errors_and_global_root,

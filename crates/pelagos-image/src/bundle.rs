@@ -129,6 +129,9 @@ pub struct BundleOptions {
     /// The container the bundle is for: names its use of the image. When `None`, a
     /// name derived from the bundle directory (`bundle-<hash of its path>`) is used.
     pub container: Option<String>,
+    /// The seccomp filter for `linux.seccomp` (callers that drive containers for users
+    /// put the default profile here).
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// A created bundle.
@@ -221,6 +224,9 @@ pub fn runtime_spec(
     root.set_path(PathBuf::from("rootfs"));
     root.set_readonly(Some(false));
     let mut spec = Spec::default();
+    if let (Some(sc), Some(linux)) = (&opts.seccomp, spec.linux_mut()) {
+        linux.set_seccomp(Some(sc.clone()));
+    }
     spec.set_process(Some(process));
     spec.set_root(Some(root));
     spec.set_hostname(Some(
@@ -434,6 +440,15 @@ fn ensure_workdir(rootfs: &Path, cwd: PathBuf) {
 pub fn destroy(store: &Store, bundle: &Bundle) -> Result<(), BundleError> {
     remove(&bundle.dir)?;
     store.release_use(&bundle.holder)?;
+    Ok(())
+}
+
+/// Unmount and remove a bundle made by [`create`] without a container name, and
+/// release the image use registered under the name its directory gives.
+pub fn destroy_dir(store: &Store, dir: &Path) -> Result<(), BundleError> {
+    let holder = derived_holder(dir)?;
+    remove(dir)?;
+    store.release_use(&holder)?;
     Ok(())
 }
 

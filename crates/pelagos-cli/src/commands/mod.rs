@@ -1,5 +1,6 @@
 //! One module per `pelagos` verb: parse arguments into a library call and format the result.
 
+pub mod bundle;
 pub mod image;
 pub mod lisp;
 pub mod login;
