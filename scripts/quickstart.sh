@@ -43,6 +43,8 @@ image=localhost/quickstart:latest
 
 echo "== making the local image $image (busybox-static) and loading it" >&2
 archive=$(mktemp /tmp/pelagos-quickstart-image.XXXXXX.tar)
+# shellcheck disable=SC2064 # $archive is fixed; replaced by cleanup below
+trap "rm -f '$archive'" EXIT
 make_busybox_image "$archive" "$image"
 "$pelagos" image load -q -i "$archive"
 rm -f "$archive"

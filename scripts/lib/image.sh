@@ -3,14 +3,20 @@
 # (a full reference, e.g. localhost/quickstart:latest): one uncompressed layer with the
 # busybox rootfs of make_busybox_rootfs (scripts/lib/bundle.sh), Cmd ["sh"], for the host
 # architecture. Deterministic: sorted entries, mtimes 0, numeric root ownership.
-make_busybox_image() {
+# Runs in a subshell so that its work directory goes also when a step fails under set -e.
+make_busybox_image() (
     local tar=$1 ref=$2 work arch
     case "$(uname -m)" in
         x86_64) arch=amd64 ;;
         aarch64) arch=arm64 ;;
-        *) arch=$(dpkg --print-architecture) ;;
+        # GOARCH names (dpkg's differ: i386, armhf, ppc64el).
+        i?86) arch=386 ;;
+        armv*) arch=arm ;;
+        *) arch=$(uname -m) ;;
     esac
     work=$(mktemp -d /tmp/pelagos-image.XXXXXX)
+    # shellcheck disable=SC2064 # $work is fixed from here on
+    trap "rm -rf '$work'" EXIT
     make_busybox_rootfs "$work/rootfs"
     mkdir -p "$work/oci/blobs/sha256"
     tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 \
@@ -42,5 +48,4 @@ make_busybox_image() {
     printf '%s' '{"imageLayoutVersion":"1.0.0"}' > "$work/oci/oci-layout"
     tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 \
         -C "$work/oci" -cf "$tar" oci-layout index.json blobs
-    rm -rf "$work"
-}
+)

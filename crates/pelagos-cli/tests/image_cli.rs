@@ -47,6 +47,10 @@ const CASES: &[(&str, pelagos_testsupport::harness::Case<Fixture>)] = &[
     ("check_finds_corruption", store_cmds::check_finds_corruption),
     ("bundle_create_run_rm", bundle_cmds::bundle_create_run_rm),
     (
+        "bundle_rm_relative_and_symlinked",
+        bundle_cmds::bundle_rm_relative_and_symlinked,
+    ),
+    (
         "save_errors_and_global_root",
         store_cmds::save_errors_and_global_root,
     ),

@@ -292,8 +292,10 @@ pub fn create(
         Some(c) => c.clone(),
         None => derived_holder(dir)?,
     };
+    // The use names the bundle by its real path: `image check` looks for it from anywhere.
+    let abs = std::fs::canonicalize(dir).map_err(io(dir, "resolve path"))?;
     // Registered before the rootfs exists, so no `rm` can take the layers from under it.
-    store.register_use(&holder, image, dir)?;
+    store.register_use(&holder, image, &abs)?;
     let res = build(store, image, &cfg, dir, opts);
     match res {
         Ok((rootfs, spec)) => Ok(Bundle {
@@ -455,6 +457,13 @@ pub fn destroy_dir(store: &Store, dir: &Path) -> Result<(), BundleError> {
 /// Unmount the rootfs of a bundle made by [`create`] and remove the bundle directory.
 /// The image use stays registered; see [`destroy`].
 pub fn remove(dir: &Path) -> Result<(), BundleError> {
+    // The real directory: a relative path has no parent to open, and through a symlink
+    // only the link would go.
+    let dir = &match std::fs::canonicalize(dir) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(dir, "resolve path")(e)),
+    };
     let rootfs = dir.join("rootfs");
     match rustix::mount::unmount(&rootfs, UnmountFlags::empty()) {
         Ok(()) | Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOENT) => {}

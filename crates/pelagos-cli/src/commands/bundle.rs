@@ -92,18 +92,37 @@ fn create(paths: &Paths, a: CreateArgs) -> Result<()> {
         container: None,
         seccomp: Some(default_seccomp()),
     };
+    // What a failure removes: the directory (its real one, when it exists), or the
+    // first of its ancestors that create makes.
+    let made = match existed {
+        true => std::fs::canonicalize(&a.dir)
+            .with_context(|| format!("resolving {}", a.dir.display()))?,
+        false => first_missing(&a.dir),
+    };
     match bundle::create(&store, &image, &a.dir, &opts) {
         Ok(b) => out(&b.dir.display().to_string()),
         Err(e) => {
-            // Nothing is left behind: the directory goes if this made it, else its
+            // Nothing is left behind: the directories go if this made them, else the
             // content does.
-            let _ = bundle::remove(&a.dir);
+            let _ = bundle::remove(&made);
             if existed {
-                let _ = std::fs::create_dir(&a.dir);
+                let _ = std::fs::create_dir(&made);
             }
             Err(e).with_context(|| format!("making a bundle of {} in {}", a.image, a.dir.display()))
         }
     }
+}
+
+/// The outermost of `dir` and its ancestors that does not exist.
+fn first_missing(dir: &Path) -> PathBuf {
+    let mut top = dir;
+    while let Some(p) = top.parent() {
+        if p.as_os_str().is_empty() || p.symlink_metadata().is_ok() {
+            break;
+        }
+        top = p;
+    }
+    top.to_path_buf()
 }
 
 /// pelagos' default seccomp profile for the capability set the bundle's process gets.

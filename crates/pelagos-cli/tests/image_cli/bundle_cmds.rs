@@ -116,3 +116,86 @@ pub fn bundle_create_run_rm(f: &Fixture) -> Result<(), String> {
     )?;
     Ok(())
 }
+
+/// `pelagos args...` run from `cwd`, with the data root below `root`.
+fn pelagos_in(cwd: &Path, root: &Path, args: &[&str]) -> std::process::Output {
+    let mut o = Command::new(env!("CARGO_BIN_EXE_pelagos"));
+    o.current_dir(cwd)
+        .env("PELAGOS_ROOT", root)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running pelagos: {e}"))
+}
+
+/// A bundle named by a relative path or through a symlink is removed whole by `bundle rm`
+/// (from anywhere), its use is released and recorded under its real path.
+pub fn bundle_rm_relative_and_symlinked(f: &Fixture) -> Result<(), String> {
+    let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let root = t.path();
+    let image = pull(f, root, "busybox:latest")?;
+    let (rel, real, link) = (root.join("rel"), root.join("real"), root.join("link"));
+    let _guards = [BundleGuard(rel.clone()), BundleGuard(real.clone())];
+    ok(
+        &pelagos_in(root, root, &["bundle", "create", "--copy", &image, "rel"]),
+        "bundle create rel",
+    )?;
+    let uses = std::fs::read_dir(root.join("images/uses")).map_err(|e| e.to_string())?;
+    for u in uses.flatten() {
+        let rec = std::fs::read_to_string(u.path()).map_err(|e| e.to_string())?;
+        ensure(
+            rec.contains(&*rel.to_string_lossy()),
+            format!("use record without the bundle's absolute path: {rec}"),
+        )?;
+    }
+    ok(
+        &pelagos_in(root, root, &["bundle", "rm", "rel"]),
+        "bundle rm rel",
+    )?;
+    ensure(!rel.exists(), "relative bundle left after rm")?;
+    std::fs::create_dir(&real).map_err(|e| e.to_string())?;
+    std::os::unix::fs::symlink(&real, &link).map_err(|e| e.to_string())?;
+    let l = link.to_string_lossy().into_owned();
+    ok(
+        &pelagos(root, &["bundle", "create", &image, &l], None),
+        "bundle create link",
+    )?;
+    ok(
+        &pelagos(root, &["bundle", "rm", &l], None),
+        "bundle rm link",
+    )?;
+    ensure(
+        !real.join("rootfs").exists() && !real.join("upper").exists(),
+        "bundle behind a symlink left after rm",
+    )?;
+    // A create failing after it made DIR and missing parents (a layer is gone) leaves
+    // none of them, and no use.
+    let layers = root.join("images/layers/sha256");
+    let layer = std::fs::read_dir(&layers)
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .next()
+        .ok_or("no unpacked layer")?
+        .path();
+    let aside = root.join("layer-aside");
+    std::fs::rename(&layer, &aside).map_err(|e| e.to_string())?;
+    let deep = root.join("p/q/b");
+    let res = fails(
+        &pelagos(
+            root,
+            &["bundle", "create", &image, &deep.to_string_lossy()],
+            None,
+        ),
+        "bundle create with a layer gone",
+    );
+    std::fs::rename(&aside, &layer).map_err(|e| e.to_string())?;
+    res?;
+    ensure(
+        !root.join("p").exists(),
+        "a failed create left the parents it made",
+    )?;
+    ok(
+        &pelagos(root, &["image", "rm", &image], None),
+        "image rm after both bundles are gone",
+    )?;
+    Ok(())
+}
