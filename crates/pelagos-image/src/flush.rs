@@ -91,6 +91,28 @@ pub(crate) fn fsync_all(paths: &[PathBuf]) -> Result<(), (PathBuf, io::Error)> {
     }
 }
 
+/// `syncfs` of the filesystem holding `dir`.
+pub(crate) fn syncfs(dir: &Path) -> io::Result<()> {
+    let fd = crate::fsops::open_root(dir).map_err(io::Error::other)?;
+    rustix::fs::syncfs(&fd)?;
+    Ok(())
+}
+
+/// fsync each of `paths`; when one cannot be opened for that (a file without read
+/// permission for a user without CAP_DAC_OVERRIDE: mode 000 files such as /etc/shadow
+/// in some images), `syncfs` of `fs_dir` flushes them all instead.
+pub(crate) fn fsync_each_or_syncfs(
+    paths: &[PathBuf],
+    fs_dir: &Path,
+) -> Result<(), (PathBuf, io::Error)> {
+    match fsync_all(paths) {
+        Err((_, e)) if e.kind() == io::ErrorKind::PermissionDenied => {
+            syncfs(fs_dir).map_err(|e| (fs_dir.to_path_buf(), e))
+        }
+        r => r,
+    }
+}
+
 fn fsync_path(p: &Path) -> io::Result<()> {
     use rustix::fs::{Mode, OFlags};
     let fd = rustix::fs::open(
@@ -125,6 +147,37 @@ mod tests {
         fsync_all(&got).unwrap();
         let err = fsync_all(&[r.join("link")]).unwrap_err();
         assert_eq!(err.0, r.join("link"), "a symlink is not followed");
+    }
+
+    #[test]
+    fn unreadable_files_fall_back_to_syncfs() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("layer");
+        std::fs::create_dir(&dir).unwrap();
+        let f = dir.join("shadow");
+        std::fs::write(&f, b"x").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o000)).unwrap();
+        for d in [t.path(), dir.as_path()] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let paths = vec![dir.clone(), f.clone()];
+        if rustix::process::geteuid().is_root() {
+            // Credentials are per thread in the kernel: this thread alone becomes nobody.
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let nobody = rustix::process::Uid::from_raw(65534);
+                    rustix::thread::set_thread_res_uid(nobody, nobody, nobody).unwrap();
+                    let e = fsync_all(&paths).unwrap_err();
+                    assert_eq!(e.1.kind(), io::ErrorKind::PermissionDenied, "{e:?}");
+                    fsync_each_or_syncfs(&paths, t.path()).unwrap();
+                });
+            });
+        } else {
+            // Not root: the files are ours, and mode 000 keeps us out already.
+            assert!(fsync_all(&paths).is_err());
+            fsync_each_or_syncfs(&paths, t.path()).unwrap();
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::digest::Digest;
 use crate::store::{io_err, sync_dir, Store, StoreError, TempDir, TempFile};
 use std::fs;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 impl Store {
@@ -41,26 +41,16 @@ impl Store {
             layers.is_empty()
                 || crate::flush::each_is_cheaper(p.len() + blobs.len(), crate::flush::dirty_bytes())
         });
-        match each {
+        let tmp = self.root().join("tmp");
+        let flushed = match each {
             Some(mut paths) => {
                 paths.extend(blobs.iter().map(|(t, _)| t.path.clone()));
-                crate::flush::fsync_all(&paths).map_err(|(p, e)| io_err(&p, "fsync")(e))?;
+                crate::flush::fsync_each_or_syncfs(&paths, &tmp)
             }
-            None => {
-                // One flush of the filesystem is the cheaper way.
-                let tmp = self.root().join("tmp");
-                let dir = crate::fsops::open_root(&tmp).map_err(|e| StoreError::Io {
-                    path: tmp.clone(),
-                    op: "open",
-                    source: io::Error::other(e),
-                })?;
-                rustix::fs::syncfs(&dir).map_err(|e| StoreError::Io {
-                    path: tmp.clone(),
-                    op: "syncfs",
-                    source: e.into(),
-                })?;
-            }
-        }
+            // One flush of the filesystem is the cheaper way.
+            None => crate::flush::syncfs(&tmp).map_err(|e| (tmp.clone(), e)),
+        };
+        flushed.map_err(|(p, e)| io_err(&p, "flush")(e))?;
         for (t, d) in &mut blobs {
             let dest = self.blob_path(d);
             drop(t.file.take());
