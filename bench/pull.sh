@@ -107,8 +107,8 @@ hyperfine --warmup 1 --runs "$runs" --style basic --export-json "$work/pull.json
 
 # peak_rss TOOL: median of 3 cold pulls' peak RSS in KiB.
 peak_rss() {
-    local t=$1 c=$2 p=$3 i
-    for i in 1 2 3; do
+    local t=$1 c=$2 p=$3
+    for _ in 1 2 3; do
         eval "$p"
         /usr/bin/time -f %M -o "$work/rss" sh -c "$c >/dev/null"
         cat "$work/rss"
